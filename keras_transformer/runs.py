@@ -1,0 +1,170 @@
+"""Training runs on disk: config, vocabularies, a checkpoint per epoch, resumable.
+
+A run directory holds::
+
+    run.yaml            TransformerConfig fields plus the `data:` mapping
+    source_vocab.json   target_vocab.json
+    checkpoint.keras    the model (with optimizer state) after the last epoch
+    state.json          {"epoch": n} of that checkpoint
+    history.csv         per-epoch loss, accuracy, learning rate
+    tensorboard/        when asked
+"""
+
+import json
+import os
+import time
+
+from keras_transformer.config import ConfigError, TransformerConfig, load_mapping
+from keras_transformer.tasks import DataConfig
+
+RUN_CONFIG = "run.yaml"
+CHECKPOINT = "checkpoint.keras"
+STATE = "state.json"
+
+
+class RunError(RuntimeError):
+    """A missing or corrupt run directory or checkpoint."""
+
+
+def split_run_mapping(values):
+    """A run mapping -> `(TransformerConfig, DataConfig)`."""
+    values = dict(values)
+    data = DataConfig.from_dict(values.pop("data", {}))
+    return TransformerConfig.from_dict(values), data
+
+
+def save_run_config(run_dir, config, data_config):
+    import yaml
+
+    with open(os.path.join(run_dir, RUN_CONFIG), "w", encoding="utf-8") as f:
+        yaml.safe_dump({**config.to_dict(), "data": data_config.to_dict()}, f, sort_keys=False)
+
+
+def load_run(run_dir, compile=False):
+    """Loads `(model, config, data_config, source_vocab, target_vocab)` from a run.
+
+    Raises:
+        RunError: the directory, its config, vocabularies or checkpoint are
+            missing or unreadable.
+    """
+    import keras
+
+    from keras_transformer.text import load_vocabulary
+
+    if not os.path.isdir(run_dir):
+        raise RunError(f"run directory not found: {run_dir}")
+    try:
+        config, data_config = split_run_mapping(load_mapping(os.path.join(run_dir, RUN_CONFIG)))
+        source_vocab = load_vocabulary(os.path.join(run_dir, "source_vocab.json"))
+        target_vocab = load_vocabulary(os.path.join(run_dir, "target_vocab.json"))
+    except (ConfigError, FileNotFoundError, ValueError) as error:
+        raise RunError(f"cannot read run {run_dir}: {error}") from None
+    path = os.path.join(run_dir, CHECKPOINT)
+    if not os.path.exists(path):
+        raise RunError(f"no checkpoint in {run_dir} (train it first)")
+    import keras_transformer.layers  # noqa: F401  (registers our layers)
+    import keras_transformer.training  # noqa: F401
+
+    try:
+        model = keras.models.load_model(path, compile=compile)
+    except Exception as error:  # zip, h5 and deserialisation errors vary
+        raise RunError(f"corrupt checkpoint {path}: {type(error).__name__}: {error}") from None
+    return model, config, data_config, source_vocab, target_vocab
+
+
+def _epoch_checkpoint_callback(run_dir):
+    import keras
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        """Saves model + optimizer after every epoch, atomically, and the epoch number."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            tmp = os.path.join(run_dir, "checkpoint.tmp.keras")
+            self.model.save(tmp)
+            os.replace(tmp, os.path.join(run_dir, CHECKPOINT))
+            with open(os.path.join(run_dir, STATE), "w") as f:
+                json.dump({"epoch": epoch + 1, "time": time.time(), "logs": {
+                    k: float(v) for k, v in (logs or {}).items()}}, f)
+
+    return EpochCheckpoint()
+
+
+def _learning_rate_logger():
+    import keras
+
+    class LearningRateLogger(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                lr = self.model.optimizer.learning_rate
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+    return LearningRateLogger()
+
+
+def train_run(config, data_config, run_dir, resume=False, tensorboard=False, verbose=1,
+              strategy=None, extra_callbacks=()):
+    """Trains (or resumes) a run with `model.fit`; returns the Keras `History`.
+
+    Args:
+        config: `TransformerConfig` (vocabulary sizes are set from the data).
+        data_config: `DataConfig`.
+        run_dir: directory for the run's files.
+        resume: continue from `run_dir`'s last checkpoint and epoch.
+        tensorboard: also write TensorBoard logs under `run_dir/tensorboard`.
+        verbose: Keras progress-bar verbosity.
+        strategy: optional `tf.distribute.Strategy`.
+        extra_callbacks: more Keras callbacks (e.g. a time budget).
+    """
+    import keras
+
+    from keras_transformer.data.pipeline import make_dataset
+    from keras_transformer.models import build_seq2seq_model
+    from keras_transformer.tasks import build_vocabularies, load_task_data
+    from keras_transformer.text import load_vocabulary
+    from keras_transformer.training import compile_model
+
+    keras.utils.set_random_seed(config.seed)
+    data = load_task_data(data_config)
+    initial_epoch = 0
+    if resume:
+        model, config_saved, _, source_vocab, target_vocab = load_run(run_dir, compile=True)
+        # Training knobs may change on resume (more epochs); the model may not.
+        config = config.replace(source_vocab_size=source_vocab.size,
+                                target_vocab_size=target_vocab.size)
+        with open(os.path.join(run_dir, STATE)) as f:
+            initial_epoch = json.load(f)["epoch"]
+        save_run_config(run_dir, config, data_config)
+    else:
+        if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
+            raise RunError(f"{run_dir} already holds a trained run: pass --resume or another directory")
+        os.makedirs(run_dir, exist_ok=True)
+        source_vocab, target_vocab = build_vocabularies(data_config, data.train)
+        source_vocab.save(os.path.join(run_dir, "source_vocab.json"))
+        target_vocab.save(os.path.join(run_dir, "target_vocab.json"))
+        config = config.replace(source_vocab_size=source_vocab.size,
+                                target_vocab_size=target_vocab.size)
+        save_run_config(run_dir, config, data_config)
+        if strategy is not None:
+            with strategy.scope():
+                model = compile_model(build_seq2seq_model(config), config)
+        else:
+            model = compile_model(build_seq2seq_model(config), config)
+
+    def dataset(pairs, shuffle):
+        return make_dataset([s for s, _ in pairs], [t for _, t in pairs], source_vocab,
+                            target_vocab, config.batch_size,
+                            max_source_length=config.max_source_length,
+                            max_target_length=config.max_target_length,
+                            shuffle=shuffle, seed=config.seed)
+
+    train_ds = dataset(data.train, True)
+    dev_ds = dataset(data.dev, False) if data.dev else None
+    callbacks = [_learning_rate_logger(), _epoch_checkpoint_callback(run_dir),
+                 keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=resume)]
+    callbacks.extend(extra_callbacks)
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
+    if initial_epoch >= config.epochs:
+        return None
+    return model.fit(train_ds, validation_data=dev_ds, epochs=config.epochs,
+                     initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)

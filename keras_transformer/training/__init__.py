@@ -1,0 +1,8 @@
+"""Losses, metrics, schedules and compile helpers for `model.fit`."""
+
+from keras_transformer.training.compile import compile_model, make_optimizer
+from keras_transformer.training.losses import MaskedAccuracy, MaskedSparseCrossEntropy
+from keras_transformer.training.schedules import InverseSqrtSchedule
+
+__all__ = ["InverseSqrtSchedule", "MaskedAccuracy", "MaskedSparseCrossEntropy",
+           "compile_model", "make_optimizer"]

@@ -1,0 +1,74 @@
+"""Masked cross-entropy and token accuracy: padding (id 0) never counts."""
+
+import keras
+from keras import ops
+
+PAD_ID = 0
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class MaskedSparseCrossEntropy(keras.losses.Loss):
+    """Sparse categorical cross-entropy from logits, averaged over non-pad labels.
+
+    Args:
+        label_smoothing: mass spread uniformly over the vocabulary, in [0, 1).
+
+    Example:
+    >>> loss = MaskedSparseCrossEntropy(label_smoothing=0.1)
+    >>> loss(keras.ops.array([[3, 0]]), keras.random.normal((1, 2, 5)))
+    """
+
+    def __init__(self, label_smoothing=0.0, name="masked_cross_entropy", **kwargs):
+        super().__init__(name=name, reduction="sum", **kwargs)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        logits = ops.cast(y_pred, "float32")
+        log_probs = ops.log_softmax(logits, axis=-1)
+        nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(y_true, -1), axis=-1), -1)
+        if self.label_smoothing:
+            smooth = -ops.mean(log_probs, axis=-1)
+            nll = (1.0 - self.label_smoothing) * nll + self.label_smoothing * smooth
+        mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
+        # Mean over real tokens of the whole batch (not per sequence), so long
+        # sequences weigh as much as their tokens.
+        return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("reduction", None)
+        config["label_smoothing"] = self.label_smoothing
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class MaskedAccuracy(keras.metrics.Metric):
+    """Fraction of non-pad target tokens whose argmax logit is right.
+
+    Example:
+    >>> metric = MaskedAccuracy()
+    >>> metric.update_state(keras.ops.array([[1, 0]]), keras.random.normal((1, 2, 4)))
+    """
+
+    def __init__(self, name="token_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_variable((), initializer="zeros", name="correct")
+        self.count = self.add_variable((), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(y_true, "int32")
+        predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+        mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
+        hits = ops.cast(ops.equal(predicted, y_true), "float32") * mask
+        self.correct.assign_add(ops.sum(hits))
+        self.count.assign_add(ops.sum(mask))
+
+    def result(self):
+        return self.correct / ops.maximum(self.count, 1.0)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.count.assign(0.0)

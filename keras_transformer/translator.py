@@ -1,0 +1,159 @@
+"""`Translator`: text in, text out, over a trained run (the Python face of the CLI)."""
+
+import time
+
+
+
+from keras_transformer.data.pipeline import pad_sequences
+
+DECODERS = ("greedy", "beam", "sample")
+
+
+class InputTooLongError(ValueError):
+    """An input has more tokens than the model's `max_source_length`."""
+
+
+class Translator:
+    """Tokenizes, batches, decodes and detokenizes with a trained AT model.
+
+    Rules for awkward input (tested): an empty or blank string gives an empty
+    output; characters outside the source vocabulary map to UNK (`<unk>`);
+    an input longer than `max_source_length` tokens raises
+    `InputTooLongError` unless `truncate=True`, which keeps its first
+    `max_source_length` tokens.
+
+    Args:
+        model: a trained model from `build_seq2seq_model`.
+        config: its `TransformerConfig`.
+        source_vocab, target_vocab: the run's vocabularies.
+        jit_compile: XLA-compile the decoding loops.
+
+    Example:
+    >>> translator = Translator.from_run("runs/g2p")
+    >>> translator.translate(["pronunciation"])
+    ['P R OW N AH N S IY EY SH AH N']
+    """
+
+    def __init__(self, model, config, source_vocab, target_vocab, jit_compile=True):
+        from keras_transformer.decoding import Seq2SeqGenerator
+
+        self.model = model
+        self.config = config
+        self.source_vocab = source_vocab
+        self.target_vocab = target_vocab
+        self.generator = Seq2SeqGenerator(model, config.decode_length_a, config.decode_length_b,
+                                          jit_compile=jit_compile)
+
+    @classmethod
+    def from_run(cls, run_dir, jit_compile=True):
+        """Loads a run for inference, in float32 whatever policy it trained under."""
+        from keras_transformer.models import build_seq2seq_model
+        from keras_transformer.runs import load_run
+
+        trained, config, _, source_vocab, target_vocab = load_run(run_dir)
+        if config.dtype_policy != "float32":
+            config = config.replace(dtype_policy="float32")
+            model = build_seq2seq_model(config)
+            model.set_weights(trained.get_weights())
+        else:
+            model = trained
+        return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile)
+
+    def encode(self, texts, truncate=False):
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of strings, not one string")
+        ids = []
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"every input must be a str, got {type(text).__name__}")
+            encoded = self.source_vocab.encode(text)
+            if len(encoded) > self.config.max_source_length:
+                if not truncate:
+                    raise InputTooLongError(
+                        f"input of {len(encoded)} tokens is longer than the model's "
+                        f"max_source_length ({self.config.max_source_length}): {text[:40]!r}")
+                encoded = encoded[:self.config.max_source_length]
+            ids.append(encoded)
+        return ids
+
+    def translate(self, texts, decoder="greedy", beam_size=None, length_penalty=None,
+                  num_return=1, seed=0, temperature=1.0, top_k=0, top_p=1.0, batch_size=256,
+                  truncate=False):
+        """Translates a list of strings.
+
+        Returns:
+            A list of strings, or of lists of `num_return` `(string, score)`
+            pairs for beam search when `num_return > 1`.
+        """
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}; got {decoder!r}")
+        beam_size = beam_size or self.config.beam_size
+        if num_return > 1 and (decoder != "beam" or num_return > beam_size):
+            raise ValueError("num_return > 1 needs decoder='beam' and num_return <= beam_size")
+        length_penalty = self.config.length_penalty if length_penalty is None else length_penalty
+        encoded = self.encode(list(texts), truncate=truncate)
+        results = [None] * len(encoded)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        for i, index in enumerate(order):  # empty inputs need no model
+            if not encoded[index]:
+                results[index] = "" if num_return == 1 else [("", 0.0)]
+        order = [i for i in order if results[i] is None]
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            source_ids = pad_sequences([encoded[i] for i in chunk])
+            if decoder == "greedy":
+                outputs = [[row] for row in self.generator.greedy(source_ids).numpy()]
+                scores = None
+            elif decoder == "sample":
+                outputs = [[row] for row in self.generator.sample(
+                    source_ids, seed=seed, temperature=temperature, top_k=top_k,
+                    top_p=top_p).numpy()]
+                scores = None
+            else:
+                seqs, scores = self.generator.beam_search(source_ids, beam_size, length_penalty)
+                outputs, scores = seqs.numpy(), scores.numpy()
+            for row, index in enumerate(chunk):
+                if num_return == 1:
+                    results[index] = self.target_vocab.decode(outputs[row][0])
+                else:
+                    results[index] = [(self.target_vocab.decode(outputs[row][k]),
+                                       float(scores[row][k])) for k in range(num_return)]
+        return results
+
+    def timed_translate(self, texts, repeats=1, **kwargs):
+        """Translates and returns `(outputs, seconds per call)` after one warm-up call."""
+        outputs = self.translate(texts, **kwargs)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            self.translate(texts, **kwargs)
+        return outputs, (time.perf_counter() - start) / repeats
+
+
+def evaluate_g2p(translator, references, limit=0, **kwargs):
+    """WER/PER of a G2P translator on `{word: [pronunciations]}`."""
+    from keras_transformer.metrics import wer_per
+
+    words = sorted(references)
+    if limit:
+        words = words[:limit]
+    start = time.perf_counter()
+    predictions = translator.translate(words, truncate=True, **kwargs)
+    seconds = time.perf_counter() - start
+    wer, per = wer_per(predictions, [references[w] for w in words])
+    return {"words": len(words), "wer": wer, "per": per, "seconds": seconds,
+            "examples": list(zip(words[:10], predictions[:10]))}
+
+
+def evaluate_text(translator, pairs, limit=0, **kwargs):
+    """BLEU/chrF of a text translator on `(source, reference)` pairs."""
+    from keras_transformer.metrics import bleu_chrf
+
+    pairs = pairs[:limit] if limit else pairs
+    start = time.perf_counter()
+    hypotheses = translator.translate([s for s, _ in pairs], truncate=True, **kwargs)
+    seconds = time.perf_counter() - start
+    scores = bleu_chrf(hypotheses, [t for _, t in pairs])
+    return {"sentences": len(pairs), **scores, "seconds": seconds,
+            "examples": list(zip([s for s, _ in pairs][:10], hypotheses[:10]))}
+
+
