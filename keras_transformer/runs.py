@@ -124,6 +124,7 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
     from keras_transformer.training import compile_model
 
     keras.utils.set_random_seed(config.seed)
+    data_config = data_config.with_absolute_paths()
     data = load_task_data(data_config)
     initial_epoch = 0
     if resume:

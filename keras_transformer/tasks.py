@@ -10,6 +10,7 @@ that `DataConfig` reads, e.g.::
 """
 
 import dataclasses
+import os
 
 from keras_transformer.config import ConfigError
 
@@ -78,6 +79,14 @@ class DataConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def with_absolute_paths(self):
+        """A copy whose file paths no longer depend on the working directory."""
+        values = self.to_dict()
+        for name in ("train", "test"):
+            if values[name] and values[name] != "package":
+                values[name] = os.path.abspath(values[name])
+        return DataConfig(**values)
 
 
 @dataclasses.dataclass

@@ -76,7 +76,9 @@ class WordPieceVocabulary:
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         if not text.strip():
             return []
-        return [int(i) for i in self.tokenizer(text).numpy()]
+        import numpy as np
+
+        return [int(i) for i in np.asarray(self.tokenizer(text))]
 
     def decode(self, ids):
         ids = [int(i) for i in ids]
@@ -86,7 +88,8 @@ class WordPieceVocabulary:
         if not ids:
             return ""
         text = self.tokenizer.detokenize(ids)
-        text = text.numpy().decode("utf-8") if hasattr(text, "numpy") else str(text)
+        text = text.numpy() if hasattr(text, "numpy") else text
+        text = text.decode("utf-8") if isinstance(text, bytes) else str(text)
         return normalize_spacing(text)
 
     def to_dict(self):

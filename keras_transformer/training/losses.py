@@ -10,6 +10,9 @@ PAD_ID = 0
 class MaskedSparseCrossEntropy(keras.losses.Loss):
     """Sparse categorical cross-entropy from logits, averaged over non-pad labels.
 
+    Under `tf.distribute`, each replica averages over its own tokens and
+    Keras averages the replicas.
+
     Args:
         label_smoothing: mass spread uniformly over the vocabulary, in [0, 1).
 
@@ -19,7 +22,8 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
     """
 
     def __init__(self, label_smoothing=0.0, name="masked_cross_entropy", **kwargs):
-        super().__init__(name=name, reduction="sum", **kwargs)
+        kwargs.pop("reduction", None)
+        super().__init__(name=name, reduction="sum_over_batch_size", **kwargs)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.label_smoothing = label_smoothing
@@ -33,9 +37,12 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
             smooth = -ops.mean(log_probs, axis=-1)
             nll = (1.0 - self.label_smoothing) * nll + self.label_smoothing * smooth
         mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
-        # Mean over real tokens of the whole batch (not per sequence), so long
-        # sequences weigh as much as their tokens.
-        return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+        # The mean over real tokens of the batch (long sequences weigh by their
+        # tokens), returned per position and rescaled so that Keras'
+        # "sum_over_batch_size" reduction yields it. Going through that
+        # reduction lets Keras scale the loss for tf.distribute replicas.
+        positions = ops.cast(ops.size(mask), "float32")
+        return nll * mask * (positions / ops.maximum(ops.sum(mask), 1.0))
 
     def get_config(self):
         config = super().get_config()
