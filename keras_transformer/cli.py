@@ -63,6 +63,11 @@ def _time_budget_callback(minutes):
 def cmd_train(args):
     from keras_transformer.runs import train_run
 
+    if args.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise CLIError("--tensorboard needs TensorBoard: pip install tensorboard") from None
     config, data_config = _load_run_spec(args.config, args.set)
     if args.epochs:
         config = config.replace(epochs=args.epochs)

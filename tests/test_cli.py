@@ -1,0 +1,131 @@
+"""The command line end to end: tiny runs, resume, translate, and one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+DICTIONARY = """CAT  K AE T
+BAT  B AE T
+TAB  T AE B
+ACT  AE K T
+CAB  K AE B
+TACT  T AE K T
+"""
+
+
+def run_cli(*args, stdin=None, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-m", "keras_transformer.cli", *args], input=stdin,
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+
+
+def assert_one_line_error(result, fragment):
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and fragment in errors[0], result.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    dictionary = root / "tiny.dict"
+    dictionary.write_text(DICTIONARY * 10)
+    config = root / "tiny.yaml"
+    config.write_text(
+        "d_model: 16\nnum_heads: 2\nff_dim: 32\nnum_encoder_layers: 1\nnum_decoder_layers: 1\n"
+        "batch_size: 8\nepochs: 1\nmax_source_length: 12\nmax_target_length: 12\n"
+        f"data:\n  task: g2p\n  train: {dictionary}\n  test: {dictionary}\n  dev_fraction: 0.0\n")
+    run = root / "run"
+    result = run_cli("train", "--config", str(config), "--run", str(run), "--verbose", "0",
+                     "--tensorboard", "--set", "learning_rate=0.005")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, config, run
+
+
+def test_train_writes_a_complete_run(tiny_run):
+    _, _, run = tiny_run
+    for name in ("run.yaml", "source_vocab.json", "target_vocab.json", "checkpoint.keras",
+                 "state.json", "history.csv"):
+        assert (run / name).exists(), name
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1
+    assert "learning_rate" in (run / "history.csv").read_text().splitlines()[0]
+    assert any((run / "tensorboard").iterdir())
+    assert "learning_rate: 0.005" in (run / "run.yaml").read_text()
+
+
+def test_resume_continues_from_the_last_epoch(tiny_run):
+    _, config, run = tiny_run
+    result = run_cli("train", "--config", str(config), "--run", str(run), "--resume",
+                     "--epochs", "2", "--verbose", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run / "state.json").read_text())["epoch"] == 2
+    assert len((run / "history.csv").read_text().strip().splitlines()) == 3
+    again = run_cli("train", "--config", str(config), "--run", str(run), "--verbose", "0")
+    assert_one_line_error(again, "--resume")
+
+
+def test_translate_arguments_stdin_and_awkward_inputs(tiny_run):
+    _, _, run = tiny_run
+    result = run_cli("translate", "--run", str(run), "cat", "", "C@T")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.rstrip("\n").split("\n")
+    assert len(lines) == 3
+    assert lines[1] == "\t"  # empty input -> empty output
+    piped = run_cli("translate", "--run", str(run), "--decoder", "beam", "--nbest", "2",
+                    stdin="cat\ntab\n")
+    assert piped.returncode == 0, piped.stderr[-3000:]
+    assert len(piped.stdout.strip().splitlines()) == 2 and " | " in piped.stdout
+    too_long = run_cli("translate", "--run", str(run), "a" * 40)
+    assert_one_line_error(too_long, "max_source_length")
+    assert run_cli("translate", "--run", str(run), "--truncate", "a" * 40).returncode == 0
+
+
+def test_evaluate_reports_wer_and_per(tiny_run):
+    _, _, run = tiny_run
+    result = run_cli("evaluate", "--run", str(run), "--decoder", "beam", "--beam-size", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "WER:" in result.stdout and "PER:" in result.stdout
+
+
+def test_bad_inputs_give_one_line_errors(tiny_run, tmp_path):
+    root, config, run = tiny_run
+    assert_one_line_error(run_cli("train", "--run", "x", "--bogus"), "unrecognized arguments")
+    assert_one_line_error(run_cli("frobnicate"), "invalid choice")
+    assert_one_line_error(run_cli("train", "--config", "missing.yaml", "--run", str(tmp_path)),
+                          "config file not found")
+    assert_one_line_error(
+        run_cli("train", "--config", str(config), "--run", str(tmp_path / "r"),
+                "--set", "num_heads=3"), "num_heads")
+    assert_one_line_error(
+        run_cli("train", "--config", str(config), "--run", str(tmp_path / "r"),
+                "--set", "dropout=1.5"), "dropout")
+    assert_one_line_error(
+        run_cli("train", "--config", str(config), "--run", str(tmp_path / "r"),
+                "--set", "colour=blue"), "unknown config field")
+    bad_dict = tmp_path / "bad.dict"
+    bad_dict.write_text("CAT  K AE T\nDOG\n")
+    assert_one_line_error(
+        run_cli("train", "--config", str(config), "--run", str(tmp_path / "r2"),
+                "--set", f"data.train={bad_dict}"), "bad.dict:2")
+    assert_one_line_error(run_cli("translate", "--run", str(tmp_path / "nowhere"), "cat"),
+                          "run directory not found")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("run.yaml", "source_vocab.json", "target_vocab.json"):
+        (broken / name).write_text((run / name).read_text())
+    (broken / "checkpoint.keras").write_bytes(b"not a zip file")
+    assert_one_line_error(run_cli("translate", "--run", str(broken), "cat"), "corrupt checkpoint")
+
+
+@pytest.mark.parametrize("script", ["toy_reverse.py", "g2p.py"])
+def test_examples_run_in_quick_mode(script):
+    result = subprocess.run([sys.executable, os.path.join(REPO, "examples", script), "--quick"],
+                            capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "exact match" in result.stdout or "WER" in result.stdout
