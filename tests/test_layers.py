@@ -70,7 +70,7 @@ def test_attention_cache_matches_full_causal_attention():
     layer = L.MultiHeadAttention(num_heads2 := 2, key_dim=4)
     x = np.random.normal(size=(2, 5, 8)).astype("float32")
     full = _np(layer(x, causal=True))
-    cache = np.zeros((2, 2, 7, num_heads2, 4), "float32")
+    cache = np.zeros((2, 2, 7, num_heads2, 4), "float32")  # [batch, k/v, max_len, heads, dim]
     steps = []
     for t in range(5):
         out, cache = layer(x[:, t:t + 1], cache=cache, cache_update_index=t)

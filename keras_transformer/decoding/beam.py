@@ -59,9 +59,9 @@ def beam_search(fns, source_ids, beam_size, alpha, length_a, length_b):
     capacity = decode_capacity(source_ids, length_a, length_b, fns.max_target_length)
     limits = per_sequence_limits(source_ids, length_a, length_b, capacity)  # [b]
     memory, source_mask = fns.encode(source_ids)
-    cross_cache = _tile_beams(fns.cross_attention_cache(memory), beam_size)
+    cross_cache = [_tile_beams(c, beam_size) for c in fns.cross_attention_cache(memory)]
     source_mask = _tile_beams(source_mask, beam_size)
-    cache = fns.initial_cache(_tile_beams(memory, beam_size), capacity)  # [b*k, ...]
+    cache = fns.initial_cache(_tile_beams(memory, beam_size), capacity)  # per layer [b*k, ...]
     vocab = fns.vocab_size
     eos = tf.constant(fns.eos_id, tf.int32)
 
@@ -108,8 +108,8 @@ def beam_search(fns, source_ids, beam_size, alpha, length_a, length_b):
         new_alive_log_probs, alive_pick = tf.math.top_k(alive_scores, k=beam_size)
         alive_beams = tf.gather(top_beams, alive_pick, batch_dims=1)  # [b, k]
         new_alive_seq = tf.gather(top_seq, alive_pick, batch_dims=1)
-        new_cache = _flatten_beams(tf.gather(_merge_beams(cache, batch, beam_size),
-                                             alive_beams, batch_dims=1))
+        new_cache = [_flatten_beams(tf.gather(_merge_beams(c, batch, beam_size), alive_beams,
+                                              batch_dims=1)) for c in cache]
         # Finished: merge the candidates that end here with the old finished set.
         ended_scores = tf.where(ends, top_log_probs / length_penalty(index + 1, alpha), NEG_INF)
         pool_seq = tf.concat([finished_seq, top_seq], 1)

@@ -84,7 +84,7 @@ class DecodingFns:
         Args:
             token_ids: `[batch, 1]` previous tokens (BOS at index 0).
             index: int scalar, the position being decoded.
-            cache: `[batch, layers, 2, max_len, heads, head_dim]`.
+            cache: per-layer list of `[batch, 2, max_len, heads, head_dim]`.
             cross_cache: from `cross_attention_cache`.
             source_mask: `[batch, source_len]` bool.
 

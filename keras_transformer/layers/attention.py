@@ -113,11 +113,13 @@ class MultiHeadAttention(keras.layers.Layer):
             k = self.key_dense(value)
             v = self.value_dense(value)
             if cache is not None:
+                # One in-place slice update of the whole cache: XLA then keeps
+                # the loop-carried buffer instead of copying it every step.
                 zero = ops.zeros((), dtype="int32")
-                start = [zero, ops.cast(cache_update_index, "int32"), zero, zero]
-                k = ops.slice_update(cache[:, 0, ...], start, ops.cast(k, cache.dtype))
-                v = ops.slice_update(cache[:, 1, ...], start, ops.cast(v, cache.dtype))
-                cache = ops.stack([k, v], axis=1)
+                start = [zero, zero, ops.cast(cache_update_index, "int32"), zero, zero]
+                update = ops.cast(ops.stack([k, v], axis=1), cache.dtype)
+                cache = ops.slice_update(cache, start, update)
+                k, v = cache[:, 0, ...], cache[:, 1, ...]
 
         q = q * ops.cast(1.0 / math.sqrt(self.key_dim), q.dtype)
         scores = ops.einsum("bqhk,bthk->bhqt", q, k)  # [b, h, q, t]

@@ -135,9 +135,10 @@ class DecoderBlock(keras.layers.Layer):
 class TransformerDecoder(keras.layers.Layer):
     """A stack of `DecoderBlock`s with stacked caches for incremental decoding.
 
-    Caches of all layers travel as one tensor so a decoding loop carries a
-    single state: self-attention `[batch, layers, 2, max_len, heads, head_dim]`
-    and cross-attention `[batch, layers, 2, source_len, heads, head_dim]`.
+    Caches are lists with one tensor per layer: self-attention
+    `[batch, 2, max_len, heads, head_dim]` and cross-attention
+    `[batch, 2, source_len, heads, head_dim]`. Separate buffers (not one
+    stacked tensor) let XLA update each in place inside a decoding loop.
 
     Args:
         num_layers: number of blocks.
@@ -150,7 +151,7 @@ class TransformerDecoder(keras.layers.Layer):
         encoder_padding_mask: `[batch, source_len]` bool.
         padding_mask: optional `[batch, target_len]` bool.
         self_attention_cache, cache_update_index, cross_attention_cache:
-            stacked caches (see above) for incremental decoding.
+            per-layer cache lists (see above) for incremental decoding.
         return_attention_scores: also return lists of per-layer self and
             cross attention weights.
 
@@ -192,15 +193,14 @@ class TransformerDecoder(keras.layers.Layer):
         self.built = True
 
     def compute_cross_attention_cache(self, encoder_outputs):
-        """Projects encoder outputs once: `[batch, layers, 2, source_len, heads, head_dim]`."""
-        return ops.stack(
-            [block.cross_attention.project_key_value(encoder_outputs) for block in self.blocks],
-            axis=1)
+        """Projects encoder outputs once: per layer `[batch, 2, source_len, heads, head_dim]`."""
+        return [block.cross_attention.project_key_value(encoder_outputs)
+                for block in self.blocks]
 
     def empty_self_attention_cache(self, batch_size, max_length, dtype="float32"):
-        """Zeros of shape `[batch, layers, 2, max_length, heads, head_dim]`."""
-        return ops.zeros((batch_size, self.num_layers, 2, max_length, self.num_heads,
-                          self.head_dim), dtype=dtype)
+        """Per layer, zeros of shape `[batch, 2, max_length, heads, head_dim]`."""
+        return [ops.zeros((batch_size, 2, max_length, self.num_heads, self.head_dim),
+                          dtype=dtype) for _ in range(self.num_layers)]
 
     def call(self, inputs, encoder_outputs=None, encoder_padding_mask=None, padding_mask=None,
              self_attention_cache=None, cache_update_index=None, cross_attention_cache=None,
@@ -212,10 +212,10 @@ class TransformerDecoder(keras.layers.Layer):
                 x, encoder_outputs, encoder_padding_mask=encoder_padding_mask,
                 padding_mask=padding_mask,
                 self_attention_cache=(None if self_attention_cache is None
-                                      else self_attention_cache[:, i, ...]),
+                                      else self_attention_cache[i]),
                 cache_update_index=cache_update_index,
                 cross_attention_cache=(None if cross_attention_cache is None
-                                       else cross_attention_cache[:, i, ...]),
+                                       else cross_attention_cache[i]),
                 return_attention_scores=return_attention_scores, training=training)
             result = list(result) if isinstance(result, tuple) else [result]
             x = result.pop(0)
@@ -230,7 +230,7 @@ class TransformerDecoder(keras.layers.Layer):
         if return_attention_scores:
             outputs += [self_weights, cross_weights]
         if self_attention_cache is not None:
-            outputs.append(ops.stack(new_caches, axis=1))
+            outputs.append(new_caches)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
