@@ -129,3 +129,18 @@ def test_examples_run_in_quick_mode(script):
                             capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "exact match" in result.stdout or "WER" in result.stdout
+
+
+@pytest.mark.slow
+def test_demo_command_end_to_end(tmp_path):
+    """The README's first command, minus installation: train a few minutes, then pronounce."""
+    result = run_cli("demo", "--run", str(tmp_path / "demo"), "--minutes", "3", "--verbose", "0",
+                     timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "WER:" in result.stdout
+    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()
+             if line.startswith("  ")}
+    assert lines["keras"][0] == "K"
+    # Second run reuses the trained model instead of training again.
+    again = run_cli("demo", "--run", str(tmp_path / "demo"), "--verbose", "0")
+    assert again.returncode == 0 and "training" not in again.stdout
