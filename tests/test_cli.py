@@ -144,3 +144,28 @@ def test_demo_command_end_to_end(tmp_path):
     # Second run reuses the trained model instead of training again.
     again = run_cli("demo", "--run", str(tmp_path / "demo"), "--verbose", "0")
     assert again.returncode == 0 and "training" not in again.stdout
+
+
+def test_sentence_pairs_train_through_the_wordpiece_path(tmp_path):
+    """The same model and CLI train on tab-separated sentences with WordPiece vocabularies."""
+    pairs = [("Es war purer Zufall.", "It was sheer coincidence."),
+             ("Die Straße ist schön.", "The street is beautiful."),
+             ("Das Mädchen läuft.", "The girl runs."),
+             ("Wir gehen nach Hause.", "We go home.")] * 30
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"{de}\t{en}\n" for de, en in pairs), encoding="utf-8")
+    config = tmp_path / "text.yaml"
+    config.write_text(
+        "d_model: 32\nnum_heads: 2\nff_dim: 64\nnum_encoder_layers: 1\nnum_decoder_layers: 1\n"
+        "batch_size: 16\nepochs: 1\ndropout: 0.0\n"
+        f"data:\n  task: parallel\n  train: {data}\n  source_tokenizer: wordpiece\n"
+        "  target_tokenizer: wordpiece\n  wordpiece_vocab_size: 120\n  dev_fraction: 0.0\n")
+    run = tmp_path / "run"
+    result = run_cli("train", "--config", str(config), "--run", str(run), "--verbose", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    vocab = json.loads((run / "target_vocab.json").read_text())
+    assert vocab["type"] == "wordpiece" and vocab["tokens"][:4] == ["<pad>", "<s>", "</s>", "<unk>"]
+    translated = run_cli("translate", "--run", str(run), "Es war purer Zufall.")
+    assert translated.returncode == 0, translated.stderr[-3000:]
+    evaluated = run_cli("evaluate", "--run", str(run), "--test", str(data), "--limit", "8")
+    assert evaluated.returncode == 0 and "BLEU:" in evaluated.stdout, evaluated.stderr[-3000:]
