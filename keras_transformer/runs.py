@@ -120,7 +120,6 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
     from keras_transformer.data.pipeline import make_dataset
     from keras_transformer.models import build_seq2seq_model
     from keras_transformer.tasks import build_vocabularies, load_task_data
-    from keras_transformer.text import load_vocabulary
     from keras_transformer.training import compile_model
 
     keras.utils.set_random_seed(config.seed)
@@ -137,7 +136,8 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
         save_run_config(run_dir, config, data_config)
     else:
         if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
-            raise RunError(f"{run_dir} already holds a trained run: pass --resume or another directory")
+            raise RunError(
+                f"{run_dir} already holds a trained run: pass --resume or another directory")
         os.makedirs(run_dir, exist_ok=True)
         source_vocab, target_vocab = build_vocabularies(data_config, data.train)
         source_vocab.save(os.path.join(run_dir, "source_vocab.json"))

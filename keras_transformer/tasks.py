@@ -54,15 +54,16 @@ class DataConfig:
         if self.task not in TASKS:
             raise ConfigError(f"data.task must be one of {', '.join(TASKS)}; got {self.task!r}")
         for name in ("source_tokenizer", "target_tokenizer"):
-            if getattr(self, name) not in TOKENIZERS:
+            value = getattr(self, name)
+            if value not in TOKENIZERS:
                 raise ConfigError(
-                    f"data.{name} must be one of {', '.join(TOKENIZERS)}; got {getattr(self, name)!r}")
+                    f"data.{name} must be one of {', '.join(TOKENIZERS)}; got {value!r}")
         for name in ("dev_fraction", "test_fraction"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value < 0.5:
                 raise ConfigError(f"data.{name} must be in [0, 0.5), got {value!r}")
         if not isinstance(self.max_train_pairs, int) or self.max_train_pairs < 0:
-            raise ConfigError(f"data.max_train_pairs must be a non-negative integer")
+            raise ConfigError("data.max_train_pairs must be a non-negative integer")
         if not self.train:
             raise ConfigError("data.train must name a file (or 'package' for g2p)")
 
@@ -128,7 +129,8 @@ def load_task_data(data_config: DataConfig):
         rest = pairs
     else:
         rest, test_pairs = _split_pairs(pairs, data_config.test_fraction, data_config.split_seed)
-    train_pairs, dev_pairs = _split_pairs(rest, data_config.dev_fraction, data_config.split_seed + 1)
+    train_pairs, dev_pairs = _split_pairs(rest, data_config.dev_fraction,
+                                          data_config.split_seed + 1)
     if data_config.max_train_pairs:
         train_pairs = train_pairs[:data_config.max_train_pairs]
     references = {}

@@ -2,8 +2,6 @@
 
 import time
 
-
-
 from keras_transformer.data.pipeline import pad_sequences
 
 DECODERS = ("greedy", "beam", "sample")

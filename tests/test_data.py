@@ -146,10 +146,10 @@ def test_tf_data_pipeline_tokenizes_buckets_and_shifts():
         assert src.shape[0] <= 4 and dec.shape == lab.shape
         assert np.all(dec[:, 0] == BOS_ID)
         np.testing.assert_array_equal(dec[:, 1:][lab[:, :-1] != 2], lab[:, :-1][lab[:, :-1] != 2])
-        for s, l in zip(src, lab):
-            word = source_vocab.decode(s)
-            assert target_vocab.decode(l) == phones[words.index(word)]
-            assert (l == EOS_ID).sum() == 1
+        for source_row, label_row in zip(src, lab):
+            word = source_vocab.decode(source_row)
+            assert target_vocab.decode(label_row) == phones[words.index(word)]
+            assert (label_row == EOS_ID).sum() == 1
         seen += src.shape[0]
     assert seen == 32  # "elephant" (8 chars) is over the limit and dropped
 

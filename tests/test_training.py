@@ -2,7 +2,6 @@
 
 import time
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,8 +11,12 @@ from keras_transformer.data.pipeline import pad_sequences, teacher_forcing_batch
 from keras_transformer.data.toy import toy_pairs
 from keras_transformer.decoding import Seq2SeqGenerator
 from keras_transformer.models import build_seq2seq_model
-from keras_transformer.training import (InverseSqrtSchedule, MaskedAccuracy,
-                                        MaskedSparseCrossEntropy, compile_model)
+from keras_transformer.training import (
+    InverseSqrtSchedule,
+    MaskedAccuracy,
+    MaskedSparseCrossEntropy,
+    compile_model,
+)
 
 
 def exact_match(generator, sources, targets):

@@ -5,8 +5,12 @@ import contextlib
 import keras
 
 from keras_transformer.config import TransformerConfig
-from keras_transformer.layers import (PaddingMask, TokenAndPositionEmbedding,
-                                      TransformerDecoder, TransformerEncoder)
+from keras_transformer.layers import (
+    PaddingMask,
+    TokenAndPositionEmbedding,
+    TransformerDecoder,
+    TransformerEncoder,
+)
 
 # Layer names the decoding code looks up; keep them stable across versions so
 # old checkpoints keep working.

@@ -110,7 +110,8 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, values):
-        return cls(values["tokens"], split=values["split"], lowercase=values.get("lowercase", False))
+        return cls(values["tokens"], split=values["split"],
+                   lowercase=values.get("lowercase", False))
 
     @classmethod
     def load(cls, path):

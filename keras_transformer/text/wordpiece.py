@@ -11,10 +11,9 @@ import json
 import os
 import re
 
-from keras_transformer.text.vocabulary import (BOS, EOS, EOS_ID, PAD, PAD_ID, RESERVED_TOKENS,
-                                               UNK)
+from keras_transformer.text.vocabulary import BOS_ID, EOS_ID, PAD_ID, RESERVED_TOKENS, UNK
 
-# keras-hub's WordPiece uses "[UNK]" style names; ours keep RESERVED_TOKENS order.
+# WordPiece detokenizes with a space before punctuation; undo that.
 _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}'\"»])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{«„]) ")
 
@@ -84,7 +83,7 @@ class WordPieceVocabulary:
         ids = [int(i) for i in ids]
         if EOS_ID in ids:
             ids = ids[:ids.index(EOS_ID)]
-        ids = [i for i in ids if i not in (PAD_ID, 1)]
+        ids = [i for i in ids if i not in (PAD_ID, BOS_ID)]
         if not ids:
             return ""
         text = self.tokenizer.detokenize(ids)
@@ -126,4 +125,4 @@ def load_vocabulary(path):
         raise ValueError(f"corrupt vocabulary file {path}: {error}") from None
 
 
-__all__ = ["WordPieceVocabulary", "load_vocabulary", "normalize_spacing", "PAD", "BOS", "EOS"]
+__all__ = ["WordPieceVocabulary", "load_vocabulary", "normalize_spacing"]
