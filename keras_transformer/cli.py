@@ -68,7 +68,15 @@ def cmd_train(args):
             import tensorboard  # noqa: F401
         except ImportError:
             raise CLIError("--tensorboard needs TensorBoard: pip install tensorboard") from None
-    config, data_config = _load_run_spec(args.config, args.set)
+    from keras_transformer.runs import RUN_CONFIG
+
+    config_path = args.config
+    if args.resume and not config_path:
+        # Resuming without --config continues the run as it was configured.
+        config_path = os.path.join(args.run, RUN_CONFIG)
+        if not os.path.exists(config_path):
+            raise CLIError(f"nothing to resume in {args.run}: no {RUN_CONFIG}")
+    config, data_config = _load_run_spec(config_path, args.set)
     if args.epochs:
         config = config.replace(epochs=args.epochs)
     callbacks = [_time_budget_callback(args.max_minutes)] if args.max_minutes else []

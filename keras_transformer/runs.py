@@ -22,6 +22,14 @@ CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
 
 
+# Fields that shape the model's weights; a resumed run must keep them.
+MODEL_FIELDS = ("source_vocab_size", "target_vocab_size", "d_model", "num_heads",
+                "num_encoder_layers", "num_decoder_layers", "ff_dim", "encoder_mixer",
+                "conv_kernel_size", "rnn_cell", "position_encoding", "max_source_length",
+                "max_target_length", "tie_output_embedding", "share_embeddings", "norm_position",
+                "activation")
+
+
 class RunError(RuntimeError):
     """A missing or corrupt run directory or checkpoint."""
 
@@ -127,10 +135,16 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
     data = load_task_data(data_config)
     initial_epoch = 0
     if resume:
-        model, config_saved, _, source_vocab, target_vocab = load_run(run_dir, compile=True)
+        model, saved, _, source_vocab, target_vocab = load_run(run_dir, compile=True)
         # Training knobs may change on resume (more epochs); the model may not.
         config = config.replace(source_vocab_size=source_vocab.size,
                                 target_vocab_size=target_vocab.size)
+        changed = [name for name in MODEL_FIELDS
+                   if getattr(config, name) != getattr(saved, name)]
+        if changed:
+            raise RunError(
+                f"cannot resume {run_dir} with another model: {changed[0]} is "
+                f"{getattr(saved, changed[0])!r} in the run, {getattr(config, changed[0])!r} now")
         with open(os.path.join(run_dir, STATE)) as f:
             initial_epoch = json.load(f)["epoch"]
         save_run_config(run_dir, config, data_config)

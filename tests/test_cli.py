@@ -66,6 +66,15 @@ def test_resume_continues_from_the_last_epoch(tiny_run):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((run / "state.json").read_text())["epoch"] == 2
     assert len((run / "history.csv").read_text().strip().splitlines()) == 3
+    # Without --config the run continues from its own run.yaml.
+    before = (run / "run.yaml").read_text()
+    result = run_cli("train", "--run", str(run), "--resume", "--epochs", "3", "--verbose", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run / "state.json").read_text())["epoch"] == 3
+    assert (run / "run.yaml").read_text() == before.replace("epochs: 2", "epochs: 3")
+    changed = run_cli("train", "--run", str(run), "--resume", "--epochs", "4",
+                      "--set", "d_model=32", "--verbose", "0")
+    assert_one_line_error(changed, "d_model is 16 in the run, 32 now")
     again = run_cli("train", "--config", str(config), "--run", str(run), "--verbose", "0")
     assert_one_line_error(again, "--resume")
 
