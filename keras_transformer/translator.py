@@ -92,7 +92,7 @@ class Translator:
         encoded = self.encode(list(texts), truncate=truncate)
         results = [None] * len(encoded)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        for i, index in enumerate(order):  # empty inputs need no model
+        for index in order:  # empty inputs need no model
             if not encoded[index]:
                 results[index] = "" if num_return == 1 else [("", 0.0)]
         order = [i for i in order if results[i] is None]
@@ -101,12 +101,10 @@ class Translator:
             source_ids = pad_sequences([encoded[i] for i in chunk])
             if decoder == "greedy":
                 outputs = [[row] for row in self.generator.greedy(source_ids).numpy()]
-                scores = None
             elif decoder == "sample":
                 outputs = [[row] for row in self.generator.sample(
                     source_ids, seed=seed, temperature=temperature, top_k=top_k,
                     top_p=top_p).numpy()]
-                scores = None
             else:
                 seqs, scores = self.generator.beam_search(source_ids, beam_size, length_penalty)
                 outputs, scores = seqs.numpy(), scores.numpy()
@@ -117,14 +115,6 @@ class Translator:
                     results[index] = [(self.target_vocab.decode(outputs[row][k]),
                                        float(scores[row][k])) for k in range(num_return)]
         return results
-
-    def timed_translate(self, texts, repeats=1, **kwargs):
-        """Translates and returns `(outputs, seconds per call)` after one warm-up call."""
-        outputs = self.translate(texts, **kwargs)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            self.translate(texts, **kwargs)
-        return outputs, (time.perf_counter() - start) / repeats
 
 
 def evaluate_g2p(translator, references, limit=0, **kwargs):

@@ -1,9 +1,10 @@
 """Cached greedy and sampling decoding in one `tf.while_loop` (XLA- and TFLite-friendly).
 
-The self-attention cache and the output buffer are fixed-size tensors updated
-in place with `dynamic_update_slice`, the pattern that compiles under XLA and
-converts to TFLite builtins. The loop stops as soon as every sequence has
-produced EOS or reached its length limit.
+The self-attention caches are fixed-size buffers updated with one
+`dynamic_update_slice` per layer and step, and the output buffer with a
+one-hot blend: patterns that compile under XLA and convert to TFLite builtins.
+The loop stops as soon as every sequence has produced EOS or reached its
+length limit.
 """
 
 import tensorflow as tf
