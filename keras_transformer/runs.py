@@ -72,9 +72,13 @@ def load_run(run_dir, compile=False):
         raise RunError(f"no checkpoint in {run_dir} (train it first)")
     import keras_transformer.layers  # noqa: F401  (registers our layers)
     import keras_transformer.training  # noqa: F401
+    from keras_transformer.models.seq2seq import dtype_policy_scope
 
     try:
-        model = keras.models.load_model(path, compile=compile)
+        # Sublayers made in `__init__` take the global policy, so load under
+        # the run's policy: a resumed bf16 run keeps training in bf16.
+        with dtype_policy_scope(config.dtype_policy):
+            model = keras.models.load_model(path, compile=compile)
     except Exception as error:  # zip, h5 and deserialisation errors vary
         raise RunError(f"corrupt checkpoint {path}: {type(error).__name__}: {error}") from None
     return model, config, data_config, source_vocab, target_vocab
