@@ -9,7 +9,6 @@ pipeline, then decodes held-out words with greedy and beam search.
 """
 
 import argparse
-import time
 
 import keras
 
@@ -18,6 +17,7 @@ from keras_transformer.data import cmudict
 from keras_transformer.data.pipeline import make_dataset
 from keras_transformer.metrics import wer_per
 from keras_transformer.text import Vocabulary
+from keras_transformer.training import TimeBudget
 from keras_transformer.translator import Translator
 
 
@@ -40,13 +40,7 @@ def main(quick=False, minutes=5.0):
                            max_source_length=40, max_target_length=40)
     model = compile_model(build_seq2seq_model(config), config)
 
-    class TimeBudget(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if time.time() - start > minutes * 60:
-                self.model.stop_training = True
-
-    start = time.time()
-    model.fit(dataset, epochs=1 if quick else 100, callbacks=[TimeBudget()], verbose=2)
+    model.fit(dataset, epochs=1 if quick else 100, callbacks=[TimeBudget(minutes)], verbose=2)
 
     translator = Translator(model, config, letters, phonemes)
     sample = sorted(test)[:50 if quick else 1000]

