@@ -1,4 +1,4 @@
-"""`keras-transformer` command line: train, evaluate, translate, demo.
+"""`keras-transformer` command line: train, evaluate, translate, distill, demo.
 
 Every expected failure (missing file, malformed line, bad option or config
 value, corrupt checkpoint) ends with one `error: ...` line and exit status 2.
@@ -70,7 +70,15 @@ def cmd_train(args):
 
 def _decode_kwargs(args):
     return dict(decoder=args.decoder, beam_size=args.beam_size, length_penalty=args.alpha,
-                seed=args.seed, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+                seed=args.seed, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                iterations=args.iterations, length_beam=args.length_beam,
+                rescore=bool(args.rescore_run))
+
+
+def _translator(args):
+    from keras_transformer.translator import Translator
+
+    return Translator.from_run(args.run, rescore_run=args.rescore_run)
 
 
 def cmd_evaluate(args):
@@ -82,7 +90,7 @@ def cmd_evaluate(args):
     if args.test:
         data_config = DataConfig.from_dict({**data_config.to_dict(), "test": args.test})
     data = load_task_data(data_config)
-    translator = Translator.from_run(args.run)
+    translator = _translator(args)
     if data_config.task == "g2p":
         result = evaluate_g2p(translator, data.test_references, limit=args.limit,
                               **_decode_kwargs(args))
@@ -97,10 +105,8 @@ def cmd_evaluate(args):
 
 
 def cmd_translate(args):
-    from keras_transformer.translator import Translator
-
     texts = args.inputs if args.inputs else [line.rstrip("\n") for line in sys.stdin]
-    translator = Translator.from_run(args.run)
+    translator = _translator(args)
     outputs = translator.translate(texts, num_return=args.nbest, truncate=args.truncate,
                                    **_decode_kwargs(args))
     for text, output in zip(texts, outputs):
@@ -108,6 +114,16 @@ def cmd_translate(args):
             print(text + "\t" + " | ".join(f"{o} ({s:.3f})" for o, s in output))
         else:
             print(f"{text}\t{output}")
+
+
+def cmd_distill(args):
+    """Decodes a teacher's training (and dev) sources and writes them as a new training set."""
+    from keras_transformer.data.distill import distill_run
+
+    count = distill_run(args.teacher, args.output, decoder=args.decoder,
+                        beam_size=args.beam_size, batch_size=args.batch_size, limit=args.limit)
+    print(f"wrote {count} distilled pairs to {args.output}; train a student with "
+          f"--set data.train={args.output}")
 
 
 def cmd_demo(args):
@@ -134,13 +150,20 @@ def cmd_demo(args):
 
 
 def _add_decode_options(parser):
-    parser.add_argument("--decoder", choices=["greedy", "beam", "sample"], default="greedy")
+    parser.add_argument("--decoder", choices=["greedy", "beam", "sample", "nat"], default=None,
+                        help="default: greedy for AT runs, nat for NAT/CTC runs")
     parser.add_argument("--beam-size", type=int, default=None)
     parser.add_argument("--alpha", type=float, default=None, help="beam length penalty")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="NAT: mask-predict refinement passes (0 = one pass)")
+    parser.add_argument("--length-beam", type=int, default=None,
+                        help="NAT: candidate lengths decoded in parallel")
+    parser.add_argument("--rescore-run", default=None,
+                        help="NAT: an AT run that rescores the length-beam candidates")
 
 
 def build_parser():
@@ -175,6 +198,17 @@ def build_parser():
                            help="cut over-long inputs instead of failing")
     _add_decode_options(translate)
     translate.set_defaults(func=cmd_translate)
+
+    distill = sub.add_parser(
+        "distill", help="decode a teacher's training sources into a distilled training set")
+    distill.add_argument("--teacher", required=True, help="trained AT run")
+    distill.add_argument("--output", required=True,
+                         help="file to write (CMUdict format for g2p, TSV for parallel)")
+    distill.add_argument("--decoder", choices=["greedy", "beam"], default="beam")
+    distill.add_argument("--beam-size", type=int, default=None)
+    distill.add_argument("--batch-size", type=int, default=256)
+    distill.add_argument("--limit", type=int, default=0, help="first N sources only")
+    distill.set_defaults(func=cmd_distill)
 
     demo = sub.add_parser("demo", help="train a small G2P model (minutes) and show it")
     demo.add_argument("--run", default="runs/demo")

@@ -14,6 +14,10 @@ RNN_CELLS = ("gru", "lstm")
 POSITION_ENCODINGS = ("sinusoidal", "learned")
 ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+MODEL_TYPES = ("at", "nat", "ctc")
+NAT_DECODER_INPUTS = ("mask", "copy")
+LENGTH_PREDICTIONS = ("offset", "absolute", "none")
+NAT_TRAININGS = ("cmlm", "glat", "vanilla")
 
 
 class ConfigError(ValueError):
@@ -59,6 +63,25 @@ class TransformerConfig:
             source of length n is `a + b * n` tokens.
         beam_size, length_penalty: beam search defaults (GNMT alpha).
         seed: seed for initialisation, shuffling and sampling.
+        model_type: `"at"` (autoregressive), `"nat"` (non-autoregressive with
+            a length predictor, CMLM style) or `"ctc"` (length-free NAT
+            trained with CTC over an upsampled source).
+        nat_decoder_input: NAT decoder input at unknown positions: `"mask"`
+            (a mask embedding plus positions) or `"copy"` (plus the source
+            embeddings copied uniformly, Gu et al. 2018).
+        length_prediction: `"offset"` (classify target minus source length),
+            `"absolute"` (classify the target length) or `"none"` (decode
+            `a + b * n` positions and cut at the first EOS).
+        max_length_offset: offsets are clipped to `[-m, m]` (`2m + 1` classes).
+        length_loss_weight: weight of the length loss beside the token loss.
+        nat_training: `"cmlm"` (mask a uniform number of target tokens, loss
+            on them), `"glat"` (glancing: reveal reference tokens in
+            proportion to a first pass's errors) or `"vanilla"` (all masked).
+        glancing_ratio: fraction of the first pass's Hamming distance that
+            GLAT reveals, in (0, 1].
+        ctc_upsample: the CTC decoder has `k * source_len` positions.
+        nat_iterations: mask-predict refinement passes after the first one.
+        length_beam: candidate lengths decoded in parallel per source.
     """
 
     source_vocab_size: int = 64
@@ -96,6 +119,17 @@ class TransformerConfig:
     beam_size: int = 4
     length_penalty: float = 0.6
     seed: int = 1234
+    # Non-autoregressive models.
+    model_type: str = "at"
+    nat_decoder_input: str = "mask"
+    length_prediction: str = "offset"
+    max_length_offset: int = 16
+    length_loss_weight: float = 0.1
+    nat_training: str = "cmlm"
+    glancing_ratio: float = 0.5
+    ctc_upsample: int = 3
+    nat_iterations: int = 0
+    length_beam: int = 1
 
     def __post_init__(self):
         self.validate()
@@ -106,13 +140,14 @@ class TransformerConfig:
             "source_vocab_size", "target_vocab_size", "d_model", "num_heads",
             "ff_dim", "conv_kernel_size", "max_source_length",
             "max_target_length", "batch_size", "epochs", "beam_size",
+            "max_length_offset", "ctc_upsample", "length_beam",
         )
         for name in positive_ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         for name in ("num_encoder_layers", "num_decoder_layers", "warmup_steps",
-                     "decode_length_a"):
+                     "decode_length_a", "nat_iterations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
@@ -131,7 +166,7 @@ class TransformerConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
-        for name in ("decode_length_b", "length_penalty"):
+        for name in ("decode_length_b", "length_penalty", "length_loss_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative number, got {value!r}")
@@ -142,6 +177,10 @@ class TransformerConfig:
             "position_encoding": POSITION_ENCODINGS,
             "activation": ACTIVATIONS,
             "dtype_policy": DTYPE_POLICIES,
+            "model_type": MODEL_TYPES,
+            "nat_decoder_input": NAT_DECODER_INPUTS,
+            "length_prediction": LENGTH_PREDICTIONS,
+            "nat_training": NAT_TRAININGS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -149,6 +188,8 @@ class TransformerConfig:
                     f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         if self.encoder_mixer == "rnn" and self.d_model % 2:
             raise ConfigError("d_model must be even with encoder_mixer='rnn'")
+        if not isinstance(self.glancing_ratio, (int, float)) or not 0 < self.glancing_ratio <= 1:
+            raise ConfigError(f"glancing_ratio must be in (0, 1], got {self.glancing_ratio!r}")
         if self.share_embeddings and self.source_vocab_size != self.target_vocab_size:
             raise ConfigError(
                 "share_embeddings needs source_vocab_size == target_vocab_size")

@@ -27,7 +27,8 @@ MODEL_FIELDS = ("source_vocab_size", "target_vocab_size", "d_model", "num_heads"
                 "num_encoder_layers", "num_decoder_layers", "ff_dim", "encoder_mixer",
                 "conv_kernel_size", "rnn_cell", "position_encoding", "max_source_length",
                 "max_target_length", "tie_output_embedding", "share_embeddings", "norm_position",
-                "activation")
+                "activation", "model_type", "nat_decoder_input", "length_prediction",
+                "max_length_offset", "ctc_upsample")
 
 
 class RunError(RuntimeError):
@@ -130,7 +131,7 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
     import keras
 
     from keras_transformer.data.pipeline import make_dataset
-    from keras_transformer.models import build_seq2seq_model
+    from keras_transformer.models import build_model
     from keras_transformer.tasks import build_vocabularies, load_task_data
     from keras_transformer.training import compile_model
 
@@ -152,6 +153,8 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
         with open(os.path.join(run_dir, STATE)) as f:
             initial_epoch = json.load(f)["epoch"]
         save_run_config(run_dir, config, data_config)
+        if config.model_type == "nat" and config.nat_training == "glat":
+            model.glancing_ratio = float(config.glancing_ratio)  # not saved with the model
     else:
         if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
             raise RunError(
@@ -165,16 +168,26 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
         save_run_config(run_dir, config, data_config)
         if strategy is not None:
             with strategy.scope():
-                model = compile_model(build_seq2seq_model(config), config)
+                model = compile_model(build_model(config), config)
         else:
-            model = compile_model(build_seq2seq_model(config), config)
+            model = compile_model(build_model(config), config)
 
     def dataset(pairs, shuffle):
-        return make_dataset([s for s, _ in pairs], [t for _, t in pairs], source_vocab,
-                            target_vocab, config.batch_size,
-                            max_source_length=config.max_source_length,
-                            max_target_length=config.max_target_length,
-                            shuffle=shuffle, seed=config.seed)
+        pair_filter = None
+        if config.model_type == "ctc":
+            from keras_transformer.data.nat_pipeline import ctc_pair_filter
+
+            pair_filter = ctc_pair_filter(config)
+        batches = make_dataset([s for s, _ in pairs], [t for _, t in pairs], source_vocab,
+                               target_vocab, config.batch_size,
+                               max_source_length=config.max_source_length,
+                               max_target_length=config.max_target_length,
+                               shuffle=shuffle, seed=config.seed, pair_filter=pair_filter)
+        if config.model_type == "at":
+            return batches
+        from keras_transformer.data.nat_pipeline import nat_batches
+
+        return nat_batches(batches, config, training=shuffle, seed=config.seed)
 
     train_ds = dataset(data.train, True)
     dev_ds = dataset(data.dev, False) if data.dev else None

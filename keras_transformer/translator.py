@@ -4,7 +4,8 @@ import time
 
 from keras_transformer.data.pipeline import pad_sequences
 
-DECODERS = ("greedy", "beam", "sample")
+AT_DECODERS = ("greedy", "beam", "sample")
+DECODERS = AT_DECODERS + ("nat",)
 
 
 class InputTooLongError(ValueError):
@@ -12,7 +13,12 @@ class InputTooLongError(ValueError):
 
 
 class Translator:
-    """Tokenizes, batches, decodes and detokenizes with a trained AT model.
+    """Tokenizes, batches, decodes and detokenizes with a trained model.
+
+    AT models decode with `greedy`, `beam` or `sample`; NAT and CTC models
+    with `nat` (their default), whose knobs are `iterations` (mask-predict
+    refinements), `length_beam` and `rescore` (rank length candidates with an
+    AT model loaded beside it).
 
     Rules for awkward input (tested): an empty or blank string gives an empty
     output; characters outside the source vocabulary map to UNK (`<unk>`);
@@ -21,10 +27,12 @@ class Translator:
     `max_source_length` tokens.
 
     Args:
-        model: a trained model from `build_seq2seq_model`.
+        model: a trained model from `build_model` (AT, NAT or CTC).
         config: its `TransformerConfig`.
         source_vocab, target_vocab: the run's vocabularies.
         jit_compile: XLA-compile the decoding loops.
+        rescorer: optional AT model with the same vocabularies, to rescore
+            a NAT model's length-beam candidates.
 
     Example:
     >>> translator = Translator.from_run("runs/g2p")
@@ -32,30 +40,50 @@ class Translator:
     ['P R OW N AH N S IY EY SH AH N']
     """
 
-    def __init__(self, model, config, source_vocab, target_vocab, jit_compile=True):
-        from keras_transformer.decoding import Seq2SeqGenerator
-
+    def __init__(self, model, config, source_vocab, target_vocab, jit_compile=True,
+                 rescorer=None):
         self.model = model
         self.config = config
         self.source_vocab = source_vocab
         self.target_vocab = target_vocab
-        self.generator = Seq2SeqGenerator(model, config.decode_length_a, config.decode_length_b,
+        if config.model_type == "at":
+            from keras_transformer.decoding import Seq2SeqGenerator
+
+            self.generator = Seq2SeqGenerator(model, config.decode_length_a,
+                                              config.decode_length_b, jit_compile=jit_compile)
+        else:
+            from keras_transformer.decoding.nat_generator import NATGenerator
+
+            self.generator = NATGenerator(model, config, at_model=rescorer,
                                           jit_compile=jit_compile)
 
-    @classmethod
-    def from_run(cls, run_dir, jit_compile=True):
-        """Loads a run for inference, in float32 whatever policy it trained under."""
-        from keras_transformer.models import build_seq2seq_model
-        from keras_transformer.runs import load_run
+    @property
+    def default_decoder(self):
+        return "greedy" if self.config.model_type == "at" else "nat"
 
-        trained, config, _, source_vocab, target_vocab = load_run(run_dir)
-        if config.dtype_policy != "float32":
-            config = config.replace(dtype_policy="float32")
-            model = build_seq2seq_model(config)
-            model.set_weights(trained.get_weights())
-        else:
-            model = trained
-        return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile)
+    @classmethod
+    def from_run(cls, run_dir, jit_compile=True, rescore_run=None):
+        """Loads a run for inference, in float32 whatever policy it trained under.
+
+        Args:
+            run_dir: the run directory.
+            jit_compile: XLA-compile decoding.
+            rescore_run: an AT run with the same vocabularies whose model
+                rescores a NAT model's length-beam candidates.
+        """
+        model, config, source_vocab, target_vocab = load_float32_run(run_dir)
+        rescorer = None
+        if rescore_run:
+            if config.model_type != "nat":
+                raise ValueError("rescoring needs a NAT model with a length predictor")
+            rescorer, at_config, at_source, at_target = load_float32_run(rescore_run)
+            if at_config.model_type != "at":
+                raise ValueError(f"the rescoring run {rescore_run} is not an AT model")
+            if (at_source.id_to_token != source_vocab.id_to_token
+                    or at_target.id_to_token != target_vocab.id_to_token):
+                raise ValueError(f"the rescoring run {rescore_run} has other vocabularies")
+        return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile,
+                   rescorer=rescorer)
 
     def encode(self, texts, truncate=False):
         if isinstance(texts, str):
@@ -74,17 +102,31 @@ class Translator:
             ids.append(encoded)
         return ids
 
-    def translate(self, texts, decoder="greedy", beam_size=None, length_penalty=None,
+    def translate(self, texts, decoder=None, beam_size=None, length_penalty=None,
                   num_return=1, seed=0, temperature=1.0, top_k=0, top_p=1.0, batch_size=256,
-                  truncate=False):
+                  truncate=False, iterations=None, length_beam=None, rescore=False):
         """Translates a list of strings.
+
+        Args:
+            texts: list of strings.
+            decoder: `greedy`, `beam`, `sample` (AT) or `nat` (NAT/CTC);
+                default: the model's natural one.
+            beam_size, length_penalty, num_return: beam search.
+            seed, temperature, top_k, top_p: sampling.
+            batch_size: sources per decoding call.
+            truncate: cut over-long inputs instead of raising.
+            iterations, length_beam, rescore: NAT decoding.
 
         Returns:
             A list of strings, or of lists of `num_return` `(string, score)`
             pairs for beam search when `num_return > 1`.
         """
+        decoder = decoder or self.default_decoder
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {', '.join(DECODERS)}; got {decoder!r}")
+        if (decoder == "nat") != (self.config.model_type != "at"):
+            raise ValueError(f"a {self.config.model_type.upper()} model cannot decode with "
+                             f"{decoder!r}; use {self.default_decoder!r}")
         beam_size = beam_size or self.config.beam_size
         if num_return > 1 and (decoder != "beam" or num_return > beam_size):
             raise ValueError("num_return > 1 needs decoder='beam' and num_return <= beam_size")
@@ -99,7 +141,11 @@ class Translator:
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             source_ids = pad_sequences([encoded[i] for i in chunk])
-            if decoder == "greedy":
+            if decoder == "nat":
+                outputs = [[row] for row in self.generator.decode(
+                    source_ids, iterations=iterations, length_beam=length_beam,
+                    rescore=rescore).numpy()]
+            elif decoder == "greedy":
                 outputs = [[row] for row in self.generator.greedy(source_ids).numpy()]
             elif decoder == "sample":
                 outputs = [[row] for row in self.generator.sample(
@@ -115,6 +161,20 @@ class Translator:
                     results[index] = [(self.target_vocab.decode(outputs[row][k]),
                                        float(scores[row][k])) for k in range(num_return)]
         return results
+
+
+def load_float32_run(run_dir):
+    """`(model, config, source_vocab, target_vocab)` of a run, rebuilt in float32."""
+    from keras_transformer.models import build_model
+    from keras_transformer.runs import load_run
+
+    trained, config, _, source_vocab, target_vocab = load_run(run_dir)
+    if config.dtype_policy == "float32":
+        return trained, config, source_vocab, target_vocab
+    config = config.replace(dtype_policy="float32")
+    model = build_model(config)
+    model.set_weights(trained.get_weights())
+    return model, config, source_vocab, target_vocab
 
 
 def evaluate_g2p(translator, references, limit=0, **kwargs):

@@ -38,7 +38,7 @@ def teacher_forcing_batch(source_ids, target_ids):
 
 def make_dataset(sources, targets, source_vocab, target_vocab, batch_size,
                  max_source_length=None, max_target_length=None, shuffle=True, seed=0,
-                 bucket_boundaries=None, repeat=False):
+                 bucket_boundaries=None, repeat=False, pair_filter=None):
     """A `tf.data.Dataset` that tokenizes in-graph, buckets by length, pads and shifts.
 
     Pairs longer than the limits (target + EOS counted) are dropped, so the
@@ -53,6 +53,8 @@ def make_dataset(sources, targets, source_vocab, target_vocab, batch_size,
         bucket_boundaries: length boundaries for bucketing; default buckets
             every 4 tokens up to the longest source.
         repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
+        pair_filter: optional `(source_ids, target_ids) -> tf.bool` on the
+            tokenized pair (no BOS/EOS); pairs where it is False are dropped.
 
     Returns:
         A dataset of `({"source_ids", "decoder_input_ids"}, labels)` batches.
@@ -81,6 +83,8 @@ def make_dataset(sources, targets, source_vocab, target_vocab, batch_size,
             return tf.logical_and(tf.size(src) <= max_s, tf.size(tgt) <= max_t)
 
         dataset = dataset.filter(short_enough)
+    if pair_filter is not None:
+        dataset = dataset.filter(pair_filter)
 
     def shift(src, tgt):
         bos = tf.constant([BOS_ID], tf.int32)

@@ -2,8 +2,8 @@
 
 from keras_transformer.training.callbacks import TimeBudget
 from keras_transformer.training.compile import compile_model, make_optimizer
-from keras_transformer.training.losses import MaskedAccuracy, MaskedSparseCrossEntropy
+from keras_transformer.training.losses import CTCLoss, MaskedAccuracy, MaskedSparseCrossEntropy
 from keras_transformer.training.schedules import InverseSqrtSchedule
 
-__all__ = ["InverseSqrtSchedule", "TimeBudget", "MaskedAccuracy", "MaskedSparseCrossEntropy",
+__all__ = ["CTCLoss", "InverseSqrtSchedule", "TimeBudget", "MaskedAccuracy", "MaskedSparseCrossEntropy",
            "compile_model", "make_optimizer"]

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_transformer.training.losses import MaskedAccuracy, MaskedSparseCrossEntropy
+from keras_transformer.training.losses import CTCLoss, MaskedAccuracy, MaskedSparseCrossEntropy
 from keras_transformer.training.schedules import InverseSqrtSchedule
 
 
@@ -17,16 +17,41 @@ def make_optimizer(config):
 
 
 def compile_model(model, config, **compile_kwargs):
-    """Compiles `model` for teacher-forced training as `config` says.
+    """Compiles `model` for training as `config` says (AT, NAT or CTC).
+
+    AT: masked label-smoothed cross-entropy and token accuracy. NAT: the same
+    on the `logits` output plus `length_loss_weight` times the length
+    classifier's cross-entropy (with its accuracy); GLAT switches on glancing.
+    CTC: the CTC loss.
 
     Example:
     >>> model = build_seq2seq_model(config)
     >>> compile_model(model, config)
     >>> model.fit(train_dataset, epochs=config.epochs)
     """
+    if config.model_type == "nat":
+        return _compile_nat(model, config, **compile_kwargs)
+    if config.model_type == "ctc":
+        model.compile(optimizer=make_optimizer(config), loss={"logits": CTCLoss()},
+                      **compile_kwargs)
+        return model
     model.compile(
         optimizer=make_optimizer(config),
         loss=MaskedSparseCrossEntropy(label_smoothing=config.label_smoothing),
         metrics=[MaskedAccuracy()],
         **compile_kwargs)
+    return model
+
+
+def _compile_nat(model, config, **compile_kwargs):
+    token_loss = MaskedSparseCrossEntropy(label_smoothing=config.label_smoothing)
+    loss, metrics, weights = {"logits": token_loss}, {"logits": [MaskedAccuracy()]}, None
+    if config.length_prediction != "none":
+        loss["length_logits"] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics["length_logits"] = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        weights = {"logits": 1.0, "length_logits": config.length_loss_weight}
+    if config.nat_training == "glat":
+        model.glancing_ratio = float(config.glancing_ratio)
+    model.compile(optimizer=make_optimizer(config), loss=loss, loss_weights=weights,
+                  metrics=metrics, **compile_kwargs)
     return model

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 PAD_ID = 0
+EOS_ID = 2
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -79,3 +80,40 @@ class MaskedAccuracy(keras.metrics.Metric):
     def reset_state(self):
         self.correct.assign(0.0)
         self.count.assign(0.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class CTCLoss(keras.losses.Loss):
+    """CTC loss per target token, with id 0 (PAD) as the blank.
+
+    Labels are the usual `target + EOS` rows (0-padded); EOS is dropped, as a
+    CTC decoder ends where its frames end. Frames past a source's length must
+    be forced to blank (`ForceBlank` does it in `build_ctc_model`), so the
+    loss can run over the padded length.
+
+    Example:
+    >>> loss = CTCLoss()
+    >>> loss(keras.ops.array([[5, 6, 2]]), keras.random.normal((1, 6, 8)))
+    """
+
+    def __init__(self, name="ctc", **kwargs):
+        kwargs.pop("reduction", None)
+        super().__init__(name=name, reduction="sum_over_batch_size", **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        target = ops.where(ops.equal(y_true, EOS_ID), PAD_ID, y_true)
+        target_length = ops.sum(ops.cast(ops.not_equal(target, PAD_ID), "int32"), axis=1)
+        logits = ops.cast(y_pred, "float32")
+        batch = ops.shape(logits)[0]
+        frames = ops.full((batch,), ops.shape(logits)[1], dtype="int32")
+        losses = ops.ctc_loss(target, logits, target_length, frames, mask_index=PAD_ID)
+        # Per-token mean over the batch, through Keras' reduction (see
+        # MaskedSparseCrossEntropy for why).
+        tokens = ops.maximum(ops.sum(ops.cast(target_length, "float32")), 1.0)
+        return losses * (ops.cast(batch, "float32") / tokens)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("reduction", None)
+        return config

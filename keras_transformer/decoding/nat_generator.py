@@ -1,0 +1,74 @@
+"""`NATGenerator`: traced, optionally XLA-compiled decoding of NAT and CTC models."""
+
+import tensorflow as tf
+
+from keras_transformer.decoding import nat as nat_lib
+from keras_transformer.decoding.generator import IDS_SPEC, Seq2SeqGenerator
+from keras_transformer.decoding.model_fns import DecodingFns
+
+
+class NATGenerator:
+    """Parallel decoders over one trained NAT or CTC model.
+
+    Args:
+        model: a model from `build_nat_model` or `build_ctc_model`.
+        config: its `TransformerConfig`.
+        at_model: optional AT model (same vocabularies) to rescore the
+            length-beam candidates.
+        jit_compile: compile with XLA.
+
+    Example:
+    >>> generator = NATGenerator(model, config)
+    >>> ids = generator.decode(source_ids, iterations=4, length_beam=3)
+    """
+
+    def __init__(self, model, config, at_model=None, jit_compile=True):
+        self.fns = nat_lib.NATDecodingFns(model, config)
+        self.config = config
+        self.at_fns = DecodingFns(at_model) if at_model is not None else None
+        self.jit_compile = jit_compile
+        self._functions = {}
+
+    @property
+    def is_ctc(self):
+        return self.config.model_type == "ctc"
+
+    def decode(self, source_ids, iterations=None, length_beam=None, rescore=False):
+        """Decodes a batch: int32 `[batch, width]`, tokens then EOS then 0.
+
+        Args:
+            source_ids: int `[batch, source_len]`, 0-padded.
+            iterations: mask-predict refinements (default: the config's);
+                ignored by CTC models.
+            length_beam: candidate lengths (default: the config's).
+            rescore: rank length-beam candidates with the AT model given at
+                construction.
+        """
+        source_ids = Seq2SeqGenerator._check_ids(source_ids)
+        if self.is_ctc:
+            return self._function(("ctc",), lambda ids: nat_lib.ctc_decode(self.fns, ids))(
+                source_ids)
+        iterations = self.config.nat_iterations if iterations is None else iterations
+        length_beam = self.config.length_beam if length_beam is None else length_beam
+        if not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+        if not isinstance(length_beam, int) or length_beam < 1:
+            raise ValueError(f"length_beam must be a positive int, got {length_beam!r}")
+        if self.fns.length_predictor is not None:
+            length_beam = min(length_beam, nat_lib.nat_lib.num_length_classes(self.config))
+        if rescore and self.at_fns is None:
+            raise ValueError("rescore=True needs an AT model (at_model=...)")
+        at_fns = self.at_fns if rescore else None
+
+        def run(ids):
+            return nat_lib.nat_decode(self.fns, ids, iterations, length_beam,
+                                      self.config.decode_length_a, self.config.decode_length_b,
+                                      at_fns=at_fns)
+
+        return self._function(("nat", iterations, length_beam, bool(rescore)), run)(source_ids)
+
+    def _function(self, key, fn):
+        if key not in self._functions:
+            self._functions[key] = tf.function(fn, input_signature=[IDS_SPEC],
+                                               jit_compile=self.jit_compile)
+        return self._functions[key]
