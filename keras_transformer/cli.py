@@ -120,10 +120,12 @@ def cmd_distill(args):
     """Decodes a teacher's training (and dev) sources and writes them as a new training set."""
     from keras_transformer.data.distill import distill_run
 
-    count = distill_run(args.teacher, args.output, decoder=args.decoder,
-                        beam_size=args.beam_size, batch_size=args.batch_size, limit=args.limit)
-    print(f"wrote {count} distilled pairs to {args.output}; train a student with "
-          f"--set data.train={args.output}")
+    written, skipped = distill_run(args.teacher, args.output, decoder=args.decoder,
+                                   beam_size=args.beam_size, batch_size=args.batch_size,
+                                   limit=args.limit)
+    print(f"wrote {written} distilled pairs to {args.output} (skipped {skipped} empty "
+          f"outputs); train a student with --set data.train={args.output} "
+          f"--set data.vocab_from={args.teacher}")
 
 
 def cmd_demo(args):

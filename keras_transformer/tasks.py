@@ -36,6 +36,9 @@ class DataConfig:
         wordpiece_vocab_size: size of learned WordPiece vocabularies.
         max_train_pairs: cap on training pairs (0 = all), for quick runs.
         split_seed: seed of the hash split.
+        vocab_from: a run directory whose vocabularies to reuse instead of
+            learning new ones (a distilled student keeps its teacher's ids,
+            so the teacher can rescore it).
     """
 
     task: str = "g2p"
@@ -49,6 +52,7 @@ class DataConfig:
     wordpiece_vocab_size: int = 8000
     max_train_pairs: int = 0
     split_seed: int = 0
+    vocab_from: str = ""
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -84,7 +88,7 @@ class DataConfig:
     def with_absolute_paths(self):
         """A copy whose file paths no longer depend on the working directory."""
         values = self.to_dict()
-        for name in ("train", "test"):
+        for name in ("train", "test", "vocab_from"):
             if values[name] and values[name] != "package":
                 values[name] = os.path.abspath(values[name])
         return DataConfig(**values)
@@ -149,8 +153,17 @@ def _split_pairs(pairs, fraction, seed):
 
 
 def build_vocabularies(data_config, train_pairs):
-    """Learns source and target vocabularies from the training side only."""
-    from keras_transformer.text import Vocabulary, WordPieceVocabulary
+    """Learns source and target vocabularies from the training side only (or
+    reads those of the run `data_config.vocab_from`)."""
+    from keras_transformer.text import Vocabulary, WordPieceVocabulary, load_vocabulary
+
+    if data_config.vocab_from:
+        try:
+            return tuple(load_vocabulary(os.path.join(data_config.vocab_from, f"{side}_vocab.json"))
+                         for side in ("source", "target"))
+        except (FileNotFoundError, ValueError) as error:
+            raise ConfigError(f"data.vocab_from: cannot read the vocabularies of "
+                              f"{data_config.vocab_from}: {error}") from None
 
     def build(texts, kind, lowercase):
         if kind == "wordpiece":

@@ -13,7 +13,10 @@ import os
 
 
 def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=256, limit=0):
-    """Writes `teacher_run`'s distilled training set to `output`; returns the pair count.
+    """Writes `teacher_run`'s distilled training set to `output`.
+
+    Sources whose output is empty are left out (a dictionary line needs
+    phonemes; an empty target teaches nothing) and counted.
 
     Args:
         teacher_run: a trained AT run directory.
@@ -23,6 +26,9 @@ def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=
         beam_size: beam width (default: the teacher's config).
         batch_size: sources per decoding call.
         limit: distil only the first `limit` sources (0 = all).
+
+    Returns:
+        `(written, skipped)`: pairs written and sources left out as empty.
     """
     from keras_transformer.runs import load_run
     from keras_transformer.tasks import load_task_data
@@ -54,4 +60,4 @@ def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=
             for source, target in pairs:
                 f.write(f"{source}\t{target}\n")
     os.replace(tmp, output)
-    return len(pairs)
+    return len(pairs), len(sources) - len(pairs)
