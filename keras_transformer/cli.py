@@ -122,7 +122,7 @@ def cmd_distill(args):
 
     written, skipped = distill_run(args.teacher, args.output, decoder=args.decoder,
                                    beam_size=args.beam_size, batch_size=args.batch_size,
-                                   limit=args.limit)
+                                   limit=args.limit, verbose=args.verbose)
     print(f"wrote {written} distilled pairs to {args.output} (skipped {skipped} empty "
           f"outputs); train a student with --set data.train={args.output} "
           f"--set data.vocab_from={args.teacher}")
@@ -210,6 +210,7 @@ def build_parser():
     distill.add_argument("--beam-size", type=int, default=None)
     distill.add_argument("--batch-size", type=int, default=256)
     distill.add_argument("--limit", type=int, default=0, help="first N sources only")
+    distill.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     distill.set_defaults(func=cmd_distill)
 
     demo = sub.add_parser("demo", help="train a small G2P model (minutes) and show it")

@@ -12,7 +12,8 @@ on the file with `--set data.train=FILE` and keeps the same dev/test split
 import os
 
 
-def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=256, limit=0):
+def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=256, limit=0,
+                verbose=1):
     """Writes `teacher_run`'s distilled training set to `output`.
 
     Sources whose output is empty are left out (a dictionary line needs
@@ -26,6 +27,7 @@ def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=
         beam_size: beam width (default: the teacher's config).
         batch_size: sources per decoding call.
         limit: distil only the first `limit` sources (0 = all).
+        verbose: Keras progress-bar verbosity (0 = silent).
 
     Returns:
         `(written, skipped)`: pairs written and sources left out as empty.
@@ -44,9 +46,17 @@ def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=
     sources = list(dict.fromkeys(s for s, _ in data.train + data.dev))
     if limit:
         sources = sources[:limit]
+    import keras
+
     translator = Translator.from_run(teacher_run)
-    outputs = translator.translate(sources, decoder=decoder, beam_size=beam_size,
-                                   batch_size=batch_size, truncate=True)
+    outputs = []
+    progress = keras.utils.Progbar(len(sources), unit_name="source", verbose=verbose)
+    chunk = 16 * batch_size  # sorted by length inside each chunk
+    for start in range(0, len(sources), chunk):
+        outputs += translator.translate(sources[start:start + chunk], decoder=decoder,
+                                        beam_size=beam_size, batch_size=batch_size,
+                                        truncate=True)
+        progress.update(len(outputs))
     pairs = [(s, o) for s, o in zip(sources, outputs) if o.strip()]
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = output + ".tmp"
