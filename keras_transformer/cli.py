@@ -1,4 +1,4 @@
-"""`keras-transformer` command line: train, evaluate, translate, distill, demo.
+"""`keras-transformer` command line: train, evaluate, translate, distill, export, demo.
 
 Every expected failure (missing file, malformed line, bad option or config
 value, corrupt checkpoint) ends with one `error: ...` line and exit status 2.
@@ -128,6 +128,27 @@ def cmd_distill(args):
           f"--set data.vocab_from={args.teacher}")
 
 
+def cmd_export(args):
+    import json
+
+    from keras_transformer.export import export_run
+
+    options = json.loads(args.options) if args.options else {}
+    if not isinstance(options, dict):
+        raise CLIError("--options must be a JSON object, e.g. '{\"beam_size\": 4}'")
+    if args.format == "saved_model":
+        names = export_run(args.checkpoint, args.output, decoder=args.decoder,
+                           jit_compile=not args.no_xla, **options)
+        print(f"wrote SavedModel {args.output} with signatures: {', '.join(names)}")
+    else:
+        from keras_transformer.export.tflite import export_tflite_run
+
+        files = export_tflite_run(args.checkpoint, args.output, quantization=args.quantize,
+                                  **options)
+        for path in files:
+            print(f"wrote {path}")
+
+
 def cmd_demo(args):
     from keras_transformer.runs import CHECKPOINT, train_run
     from keras_transformer.training import TimeBudget
@@ -212,6 +233,21 @@ def build_parser():
     distill.add_argument("--limit", type=int, default=0, help="first N sources only")
     distill.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     distill.set_defaults(func=cmd_distill)
+
+    export = sub.add_parser("export", help="write a SavedModel or TFLite files of a run")
+    export.add_argument("--checkpoint", required=True, help="trained run directory")
+    export.add_argument("--output", required=True,
+                        help="SavedModel directory, or the folder for .tflite files")
+    export.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model")
+    export.add_argument("--decoder", choices=["greedy", "beam", "sample", "nat"], default=None,
+                        help="decoder behind serving_default (default: greedy / nat)")
+    export.add_argument("--quantize", choices=["none", "float16", "int8"], default="none",
+                        help="TFLite weights: float32, float16 or dynamic-range int8")
+    export.add_argument("--options", default="",
+                        help="JSON decoding options baked in, e.g. '{\"beam_size\": 4}' or "
+                             "'{\"iterations\": 4, \"length_beam\": 3}'")
+    export.add_argument("--no-xla", action="store_true", help="do not XLA-compile the loops")
+    export.set_defaults(func=cmd_export)
 
     demo = sub.add_parser("demo", help="train a small G2P model (minutes) and show it")
     demo.add_argument("--run", default="runs/demo")

@@ -136,7 +136,7 @@ class Translator:
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         for index in order:  # empty inputs need no model
             if not encoded[index]:
-                results[index] = "" if num_return == 1 else [("", 0.0)]
+                results[index] = "" if num_return == 1 else [("", 0.0)] * num_return
         order = [i for i in order if results[i] is None]
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]

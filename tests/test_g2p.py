@@ -37,3 +37,30 @@ def test_small_g2p_model_is_far_better_than_chance(g2p_run):
     assert result["per"] < 0.22
     assert beam["wer"] < result["wer"] + 0.05
     assert translator.translate(["cat"]) == ["K AE T"]
+
+
+def test_int8_tflite_pronounces_as_well_as_float32(g2p_run, tmp_path):
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_transformer.data.pipeline import pad_sequences
+    from keras_transformer.export.tflite import export_tflite_run
+    from keras_transformer.metrics import wer_per
+
+    run, data_config = g2p_run
+    translator = Translator.from_run(run)
+    references = load_task_data(data_config).test_references
+    words = sorted(references)[:500]
+    batch = pad_sequences(translator.encode(words, truncate=True))
+    wer = {}
+    for quantization in ("none", "int8"):
+        path = export_tflite_run(run, str(tmp_path / quantization), quantization=quantization)[0]
+        runner = Interpreter(model_path=path).get_signature_runner("serving_ids")
+        outputs = runner(source_ids=batch)["output_ids"]
+        if quantization == "none":
+            np.testing.assert_array_equal(outputs, translator.generator.greedy(batch).numpy())
+        texts = [translator.target_vocab.decode(row) for row in outputs]
+        wer[quantization] = wer_per(texts, [references[w] for w in words])[0]
+    print(f"G2P after 2 epochs, 500 test words: WER fp32 {wer['none']:.4f}, "
+          f"int8 {wer['int8']:.4f}")
+    assert abs(wer["int8"] - wer["none"]) <= 0.01

@@ -89,6 +89,13 @@ class Seq2SeqGenerator:
             raise ValueError(f"top_k must be a non-negative int, got {top_k!r}")
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        return self.sampling_function(top_k, top_p)(
+            self._check_ids(source_ids), tf.constant(seed, tf.int32),
+            tf.constant(temperature, tf.float32))
+
+    def sampling_function(self, top_k=0, top_p=1.0):
+        """The traced sampler `(ids, seed int32 scalar, temperature float32 scalar) -> ids`
+        for fixed `top_k` / `top_p` (exported signatures call it with tensors)."""
         top_k = min(top_k, self.fns.vocab_size)
 
         def run(ids, seed, temperature):
@@ -96,7 +103,5 @@ class Seq2SeqGenerator:
             return greedy_lib.autoregressive_decode(self.fns, ids, select, self.length_a,
                                                     self.length_b)
 
-        fn = self._function(("sample", top_k, float(top_p)), run,
-                            [IDS_SPEC, tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)])
-        return fn(self._check_ids(source_ids), tf.constant(seed, tf.int32),
-                  tf.constant(temperature, tf.float32))
+        return self._function(("sample", top_k, float(top_p)), run,
+                              [IDS_SPEC, tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)])

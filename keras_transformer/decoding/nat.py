@@ -271,7 +271,7 @@ def ctc_collapse(frame_ids):
     target = tf.cumsum(tf.cast(keep, tf.int32), axis=1) - 1
     frames = tf.shape(frame_ids)[1]
     slots = tf.one_hot(tf.where(keep, target, -1), frames, dtype=tf.int32)  # [b, t, slot]
-    compact = tf.reduce_sum(slots * frame_ids[:, :, None], axis=1)
+    compact = tf.reduce_sum(slots * tf.expand_dims(frame_ids, -1), axis=1)
     return _with_eos(compact, tf.reduce_sum(tf.cast(keep, tf.int32), axis=1))
 
 
