@@ -104,8 +104,60 @@ def cmd_evaluate(args):
         print(f"  {source} -> {output}")
 
 
+def _translate_with_saved_model(args, texts):
+    """Runs an exported SavedModel's signature; decoding knobs were fixed at export."""
+    if not os.path.isdir(args.model) or not os.path.exists(
+            os.path.join(args.model, "saved_model.pb")):
+        raise CLIError(f"not a SavedModel directory: {args.model}")
+    baked = [flag for flag, value in (("--beam-size", args.beam_size), ("--alpha", args.alpha),
+                                      ("--iterations", args.iterations),
+                                      ("--length-beam", args.length_beam),
+                                      ("--rescore-run", args.rescore_run),
+                                      ("--top-k", args.top_k or None),
+                                      ("--top-p", None if args.top_p == 1.0 else args.top_p))
+             if value is not None]
+    if baked:
+        raise CLIError(f"{baked[0]} is fixed when a model is exported; use --run, or export "
+                       "again with --options")
+    import tensorflow as tf
+
+    model = tf.saved_model.load(args.model)
+    name = "serving_default" if args.decoder is None else f"translate_{args.decoder}"
+    if name not in model.signatures:
+        raise CLIError(f"{args.model} has no {name} signature; it has "
+                       f"{', '.join(sorted(model.signatures))}")
+    kwargs = {"text": tf.constant(texts, tf.string)}
+    if args.decoder == "sample":
+        kwargs.update(seed=tf.constant(args.seed, tf.int32),
+                      temperature=tf.constant(args.temperature, tf.float32))
+    result = model.signatures[name](**kwargs)
+    if "outputs" in result:  # beam: n-best strings and scores
+        rows = result["outputs"].numpy()
+        if args.nbest > rows.shape[1]:
+            raise CLIError(f"--nbest {args.nbest} > the exported beam size {rows.shape[1]}")
+        scores = result["scores"].numpy()
+        if args.nbest > 1:
+            return [[(o.decode("utf-8"), float(s)) for o, s in zip(row[:args.nbest],
+                                                                    score[:args.nbest])]
+                    for row, score in zip(rows, scores)]
+        return [row[0].decode("utf-8") for row in rows]
+    if args.nbest > 1:
+        raise CLIError("--nbest needs --decoder beam")
+    return [text.decode("utf-8") for text in result["output"].numpy()]
+
+
 def cmd_translate(args):
+    if bool(args.run) == bool(args.model):
+        raise CLIError("give one of --run (a training run) or --model (an exported SavedModel)")
     texts = args.inputs if args.inputs else [line.rstrip("\n") for line in sys.stdin]
+    if args.model:
+        outputs = _translate_with_saved_model(args, texts)
+        for text, output in zip(texts, outputs):
+            if args.nbest > 1:
+                print(text + "\t" + " | ".join(f"{o} ({s:.3f})" for o, s in output))
+            else:
+                print(f"{text}\t{output}")
+        return
     translator = _translator(args)
     outputs = translator.translate(texts, num_return=args.nbest, truncate=args.truncate,
                                    **_decode_kwargs(args))
@@ -214,7 +266,8 @@ def build_parser():
     evaluate.set_defaults(func=cmd_evaluate)
 
     translate = sub.add_parser("translate", help="translate arguments, or stdin lines")
-    translate.add_argument("--run", required=True)
+    translate.add_argument("--run", help="a training run directory")
+    translate.add_argument("--model", help="an exported SavedModel (e.g. saved_models/g2p_at)")
     translate.add_argument("inputs", nargs="*")
     translate.add_argument("--nbest", type=int, default=1)
     translate.add_argument("--truncate", action="store_true",

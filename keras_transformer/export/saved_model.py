@@ -168,7 +168,9 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
                           f"{', '.join(sorted(decoders))}; not {decoder!r}")
     codec = TextCodec(source_vocab, target_vocab, config.max_source_length)
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    # Not `archive.track(model)`: the archive already saves every variable
+    # the endpoints use, and tracking the Keras wrappers too stores each
+    # weight twice (Keras 3.15), doubling the files.
     for table in (codec.source.token_to_id, codec.target.token_to_id):
         archive.track(table)
     archive._tf_trackable.codec = codec  # keeps the id->token constants and tables together

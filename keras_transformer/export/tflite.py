@@ -67,7 +67,9 @@ def _ids_saved_model(model, config, path, decode):
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    # Not `archive.track(model)`: the archive already saves every variable
+    # the endpoints use, and tracking the Keras wrappers too stores each
+    # weight twice (Keras 3.15), doubling the files.
     archive.add_endpoint(SIGNATURE, tf.function(
         lambda source_ids: {"output_ids": decode(source_ids)},
         input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
