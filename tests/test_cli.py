@@ -143,8 +143,8 @@ def test_examples_run_in_quick_mode(script):
 @pytest.mark.slow
 def test_demo_command_end_to_end(tmp_path):
     """The README's first command, minus installation: train a few minutes, then pronounce."""
-    result = run_cli("demo", "--run", str(tmp_path / "demo"), "--minutes", "3", "--verbose", "0",
-                     timeout=1200)
+    result = run_cli("demo", "--train", "--run", str(tmp_path / "demo"), "--minutes", "3",
+                     "--verbose", "0", timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "WER:" in result.stdout
     lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()

@@ -18,8 +18,9 @@ def train_tiny(root, config, name, *sets):
 
 @pytest.mark.parametrize("sets", [
     ("model_type=nat",),
-    ("model_type=nat", "nat_training=glat", "nat_decoder_input=copy"),
-    ("model_type=nat", "length_prediction=none"),
+    pytest.param(("model_type=nat", "nat_training=glat", "nat_decoder_input=copy"),
+                 marks=pytest.mark.slow),
+    pytest.param(("model_type=nat", "length_prediction=none"), marks=pytest.mark.slow),
     ("model_type=ctc",),
 ])
 def test_nat_runs_train_translate_and_evaluate(tiny_run, sets):  # noqa: F811

@@ -244,10 +244,20 @@ def _id_outputs(kind, result, source_ids):
     return {"output_ids": tf.where(empty[:, None], eos_only[None, :], result)}
 
 
-def export_run(run_dir, path, decoder=None, jit_compile=True, **options):
-    """Exports a training run (rebuilt in float32) as a SavedModel; returns signature names."""
+def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32", **options):
+    """Exports a training run as a SavedModel; returns the signature names.
+
+    Args:
+        run_dir: the trained run.
+        path: output directory.
+        decoder, jit_compile, **options: see `export_saved_model`.
+        precision: `"float32"`, or `"bfloat16"` (weights and compute in
+            bfloat16: half the file size; check its quality before shipping).
+    """
     from keras_transformer.translator import load_float32_run
 
-    model, config, source_vocab, target_vocab = load_float32_run(run_dir)
+    if precision not in ("float32", "bfloat16"):
+        raise ExportError(f"precision must be float32 or bfloat16, got {precision!r}")
+    model, config, source_vocab, target_vocab = load_float32_run(run_dir, precision)
     return export_saved_model(model, config, source_vocab, target_vocab, path, decoder=decoder,
                               jit_compile=jit_compile, **options)

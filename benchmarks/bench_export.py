@@ -1,0 +1,98 @@
+"""Exported models against in-process decoding: latency of SavedModel and TFLite files.
+
+For a trained run, times at batch 1 (median over single test words) and
+batch 64 (median over batches):
+
+- in-process `Translator` (strings in and out) against the SavedModel's
+  string signature loaded with `tf.saved_model.load` (target: within 10 %);
+- in-process ids decoding against the TFLite files (fp32 and int8) run by
+  `ai_edge_litert`, ids in and out, with their sizes.
+
+    python benchmarks/bench_export.py --run runs/g2p_full
+    python benchmarks/bench_export.py --run runs/g2p_nat
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def median_ms(fn, inputs):
+    for item in inputs[:3]:
+        fn(item)
+    times = []
+    for item in inputs:
+        start = time.perf_counter()
+        fn(item)
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def main():
+    import random
+
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_transformer.data.pipeline import pad_sequences
+    from keras_transformer.export import export_run
+    from keras_transformer.export.tflite import SIGNATURE, export_tflite_run
+    from keras_transformer.runs import load_run
+    from keras_transformer.tasks import load_task_data
+    from keras_transformer.translator import Translator
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--samples", type=int, default=100)
+    args = parser.parse_args()
+
+    _, config, data_config, _, _ = load_run(args.run)
+    words = sorted(load_task_data(data_config).test_references)
+    rng = random.Random(0)
+    singles = [[w] for w in rng.sample(words, args.samples)]
+    batches = [rng.sample(words, 64) for _ in range(max(5, args.samples // 10))]
+    translator = Translator.from_run(args.run)
+    kind = "greedy" if config.model_type == "at" else "nat"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = os.path.join(tmp, "saved_model")
+        export_run(args.run, saved)
+        signature = tf.saved_model.load(saved).signatures[f"translate_{kind}"]
+
+        def via_saved_model(texts):
+            return signature(text=tf.constant(texts))
+
+        for name, inputs in (("batch 1", singles), ("batch 64", batches)):
+            ours = median_ms(lambda texts: translator.translate(texts), inputs)
+            exported = median_ms(via_saved_model, inputs)
+            rows.append((f"SavedModel `translate_{kind}` vs in-process, {name}", ours, exported))
+        files = {}
+        for quantization in ("none", "int8"):
+            path = export_tflite_run(args.run, os.path.join(tmp, quantization),
+                                     quantization=quantization)[0]
+            files[quantization] = (path, os.path.getsize(path))
+        decode = (translator.generator.greedy if kind == "greedy"
+                  else lambda ids: translator.generator.decode(ids, iterations=0, length_beam=1))
+        for name, inputs in (("batch 1", singles), ("batch 64", batches)):
+            id_inputs = [pad_sequences(translator.encode(texts, truncate=True))
+                         for texts in inputs]
+            ours = median_ms(lambda ids: decode(ids).numpy(), id_inputs)
+            for quantization, (path, size) in files.items():
+                runner = Interpreter(model_path=path).get_signature_runner(SIGNATURE)
+                lite = median_ms(lambda ids: runner(source_ids=ids), id_inputs)
+                rows.append((f"TFLite {quantization if quantization != 'none' else 'fp32'} "
+                             f"({size / 1e6:.1f} MB) vs in-process ids, {name}", ours, lite))
+    print(f"run: {args.run} ({config.model_type}); {args.samples} single words, "
+          f"{len(batches)} batches of 64")
+    print("| comparison | in-process (ms) | exported (ms) | exported / in-process |")
+    print("|---|---|---|---|")
+    for name, ours, exported in rows:
+        print(f"| {name} | {ours:.1f} | {exported:.1f} | {exported / ours:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
