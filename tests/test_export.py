@@ -31,11 +31,10 @@ sys.meta_path.insert(0, Block())
 import numpy as np, tensorflow as tf
 model = tf.saved_model.load(sys.argv[1])
 words = json.loads(sys.argv[2])
+ids = tf.constant(json.loads(sys.argv[3]), tf.int32)
 out = {}
 for name, fn in model.signatures.items():
-    if name.endswith("_ids"):
-        continue
-    kwargs = {"text": tf.constant(words)}
+    kwargs = {"source_ids": ids} if name.endswith("_ids") else {"text": tf.constant(words)}
     if "sample" in name:
         kwargs.update(seed=tf.constant(3), temperature=tf.constant(0.8))
     out[name] = {k: v.numpy().tolist() for k, v in fn(**kwargs).items()}
@@ -61,8 +60,9 @@ def runs(tmp_path_factory):
             "root": root}
 
 
-def fresh_process_outputs(path, words):
-    result = subprocess.run([sys.executable, "-c", FRESH, path, json.dumps(words)],
+def fresh_process_outputs(path, words, ids):
+    result = subprocess.run([sys.executable, "-c", FRESH, path, json.dumps(words),
+                             json.dumps(ids.tolist())],
                             capture_output=True, text=True, timeout=600,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -77,7 +77,16 @@ def test_at_saved_model_matches_in_process_decoding_in_a_fresh_process(runs):
             "translate_greedy_ids", "translate_beam_ids", "translate_sample_ids"} <= set(names)
     translator = Translator.from_run(runs["at"])
     words = WORDS + ["word%d" % i for i in range(20)]
-    out = fresh_process_outputs(path, words)
+    ids = pad_sequences(translator.encode(words[2:], truncate=True))
+    out = fresh_process_outputs(path, words, ids)
+    generator = translator.generator
+    np.testing.assert_array_equal(out["translate_greedy_ids"]["output_ids"],
+                                  generator.greedy(ids).numpy())
+    sequences, scores = generator.beam_search(ids, 3)
+    np.testing.assert_array_equal(out["translate_beam_ids"]["output_ids"], sequences.numpy())
+    np.testing.assert_allclose(out["translate_beam_ids"]["scores"], scores.numpy(), rtol=1e-4)
+    np.testing.assert_array_equal(out["translate_sample_ids"]["output_ids"],
+                                  generator.sample(ids, seed=3, temperature=0.8).numpy())
     greedy = translator.translate(words, truncate=True)
     assert out["translate_greedy"]["output"] == greedy
     assert out["serving_default"]["output"] == greedy
@@ -102,7 +111,10 @@ def test_nat_saved_model_matches_in_process_decoding_in_a_fresh_process(runs):
     names = export_run(runs["nat"], path, iterations=2, length_beam=2)
     assert {"serving_default", "translate_nat", "translate_nat_ids"} <= set(names)
     translator = Translator.from_run(runs["nat"])
-    out = fresh_process_outputs(path, WORDS)
+    ids = pad_sequences(translator.encode(WORDS[2:], truncate=True))
+    out = fresh_process_outputs(path, WORDS, ids)
+    np.testing.assert_array_equal(out["translate_nat_ids"]["output_ids"], translator.generator.decode(
+        ids, iterations=2, length_beam=2).numpy())
     expected = translator.translate(WORDS, iterations=2, length_beam=2, truncate=True)
     assert out["translate_nat"]["output"] == expected == out["serving_default"]["output"]
 
