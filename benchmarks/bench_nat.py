@@ -131,7 +131,8 @@ def part_g2p(args):
                              {}, single_words))
     at_b1 = rows[0][3]
     print(f"test words: {len(words)}; batch-1 latency: median over {len(single_words)} words")
-    print("| decoder | WER % | PER % | batch 1 (ms) | batch 256 (ms/batch) | b1 speed-up vs AT greedy |")
+    print("| decoder | WER % | PER % | batch 1 (ms) | batch 256 (ms/batch) "
+          "| b1 speed-up vs AT greedy |")
     print("|---|---|---|---|---|---|")
     for name, wer, per, b1, b256 in rows:
         print(f"| {name} | {wer:.2f} | {per:.2f} | {b1:.1f} | {b256:.0f} | {at_b1 / b1:.1f}x |")

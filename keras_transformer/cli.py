@@ -84,7 +84,7 @@ def _translator(args):
 def cmd_evaluate(args):
     from keras_transformer.runs import load_run
     from keras_transformer.tasks import DataConfig, load_task_data
-    from keras_transformer.translator import Translator, evaluate_g2p, evaluate_text
+    from keras_transformer.translator import evaluate_g2p, evaluate_text
 
     _, _, data_config, _, _ = load_run(args.run)
     if args.test:

@@ -113,8 +113,9 @@ def test_nat_saved_model_matches_in_process_decoding_in_a_fresh_process(runs):
     translator = Translator.from_run(runs["nat"])
     ids = pad_sequences(translator.encode(WORDS[2:], truncate=True))
     out = fresh_process_outputs(path, WORDS, ids)
-    np.testing.assert_array_equal(out["translate_nat_ids"]["output_ids"], translator.generator.decode(
-        ids, iterations=2, length_beam=2).numpy())
+    np.testing.assert_array_equal(out["translate_nat_ids"]["output_ids"],
+                                  translator.generator.decode(ids, iterations=2,
+                                                              length_beam=2).numpy())
     expected = translator.translate(WORDS, iterations=2, length_beam=2, truncate=True)
     assert out["translate_nat"]["output"] == expected == out["serving_default"]["output"]
 

@@ -104,4 +104,5 @@ class Seq2SeqGenerator:
                                                     self.length_b)
 
         return self._function(("sample", top_k, float(top_p)), run,
-                              [IDS_SPEC, tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)])
+                              [IDS_SPEC, tf.TensorSpec([], tf.int32),
+                               tf.TensorSpec([], tf.float32)])

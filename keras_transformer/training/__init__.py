@@ -5,5 +5,6 @@ from keras_transformer.training.compile import compile_model, make_optimizer
 from keras_transformer.training.losses import CTCLoss, MaskedAccuracy, MaskedSparseCrossEntropy
 from keras_transformer.training.schedules import InverseSqrtSchedule
 
-__all__ = ["CTCLoss", "InverseSqrtSchedule", "TimeBudget", "MaskedAccuracy", "MaskedSparseCrossEntropy",
+__all__ = ["CTCLoss", "InverseSqrtSchedule", "TimeBudget", "MaskedAccuracy",
+           "MaskedSparseCrossEntropy",
            "compile_model", "make_optimizer"]
