@@ -7,8 +7,9 @@ positions), so each does exactly the work of a 30-token output. Quality is
 irrelevant here, only the amount of work.
 
 G2P (`--part g2p --at-run R [--nat-run R] [--ctc-run R]`): WER/PER on the
-standard test split and latency at batch 1 (median over single words, after
-compiling every padded length) and batch 256 (whole test set, per batch).
+standard test split and latency at batch 1 (median over single words of 7-8
+letters, after compiling) and batch 256 (whole test set, per batch). Each
+setting runs in its own process.
 
     python benchmarks/bench_nat.py --part synthetic
     python benchmarks/bench_nat.py --part g2p --at-run runs/g2p_full \\
@@ -16,6 +17,7 @@ compiling every padded length) and batch 256 (whole test set, per batch).
 """
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -73,86 +75,105 @@ def part_synthetic(repeats):
         print(f"| {batch} | {name} | {ms:.1f} | {ratio:.1f}x |")
 
 
-def g2p_rows(name, translator, words, references, decode_kwargs, single_words):
-    from keras_transformer.metrics import wer_per
-
-    # Batch 256 over the whole test set (compiles first on a warm-up pass).
-    translator.translate(words[:512], batch_size=256, truncate=True, **decode_kwargs)
-    start = time.perf_counter()
-    outputs = translator.translate(words, batch_size=256, truncate=True, **decode_kwargs)
-    batches = -(-len(words) // 256)
-    batch_ms = 1000 * (time.perf_counter() - start) / batches
-    wer, per = wer_per(outputs, [references[w] for w in words])
-    # Batch 1: compile every padded length first, then time single words.
-    lengths = sorted({len(w) for w in words})
-    for length in lengths:
-        word = next(w for w in words if len(w) == length)
-        translator.translate([word], truncate=True, **decode_kwargs)
-    times = []
-    for word in single_words:
-        start = time.perf_counter()
-        translator.translate([word], truncate=True, **decode_kwargs)
-        times.append(1000 * (time.perf_counter() - start))
-    return (name, 100 * wer, 100 * per, statistics.median(times), batch_ms)
+G2P_SETTINGS = {
+    "AT greedy": ("at", {"decoder": "greedy"}),
+    "AT beam 4": ("at", {"decoder": "beam", "beam_size": 4}),
+    "NAT one pass": ("nat", {}),
+    "NAT length beam 3": ("nat", {"length_beam": 3}),
+    "NAT length beam 3, AT rescoring": ("nat", {"length_beam": 3, "rescore": True}),
+    "NAT mask-predict 4": ("nat", {"iterations": 4}),
+    "NAT mask-predict 10": ("nat", {"iterations": 10}),
+    "CTC NAT": ("ctc", {}),
+}
 
 
-def part_g2p(args):
+def g2p_row(args, name):
+    """One setting: WER/PER on the whole test set (batches of 256) and latencies."""
     import random
 
+    from keras_transformer.metrics import wer_per
     from keras_transformer.runs import load_run
     from keras_transformer.tasks import load_task_data
     from keras_transformer.translator import Translator
 
+    kind, kwargs = G2P_SETTINGS[name]
     _, _, data_config, _, _ = load_run(args.at_run)
     references = load_task_data(data_config).test_references
     words = sorted(references)
     if args.limit:
         words = words[:args.limit]
-    single_words = random.Random(0).sample(words, min(args.single, len(words)))
+    run = {"at": args.at_run, "nat": args.nat_run, "ctc": args.ctc_run}[kind]
+    rescore = args.at_run if kwargs.get("rescore") else None
+    translator = Translator.from_run(run, rescore_run=rescore)
+    if kind == "nat":
+        kwargs = {"iterations": 0, "length_beam": 1, **kwargs}
+    translator.translate(words, batch_size=256, truncate=True, **kwargs)  # compile
+    start = time.perf_counter()
+    outputs = translator.translate(words, batch_size=256, truncate=True, **kwargs)
+    batch_ms = 1000 * (time.perf_counter() - start) / -(-len(words) // 256)
+    wer, per = wer_per(outputs, [references[w] for w in words])
+    # Batch 1: typical words (7 or 8 letters: two compiled shapes), after compiling.
+    typical = [w for w in words if len(w) in (7, 8)]
+    singles = random.Random(0).sample(typical, min(args.single, len(typical)))
+    for word in singles[:20]:
+        translator.translate([word], **kwargs)
+    times = []
+    for word in singles:
+        start = time.perf_counter()
+        translator.translate([word], **kwargs)
+        times.append(1000 * (time.perf_counter() - start))
+    print("ROW" + json.dumps([name, 100 * wer, 100 * per, statistics.median(times), batch_ms,
+                              len(words)]))
+
+
+def part_g2p(args):
+    """Runs every setting in its own process (XLA programs of one setting never pile up)."""
+    import subprocess
+    import sys
+
     rows = []
-    at = Translator.from_run(args.at_run)
-    rows.append(g2p_rows("AT greedy", at, words, references, {"decoder": "greedy"},
-                         single_words))
-    rows.append(g2p_rows("AT beam 4", at, words, references,
-                         {"decoder": "beam", "beam_size": 4}, single_words))
-    if args.nat_run:
-        nat = Translator.from_run(args.nat_run, rescore_run=args.at_run)
-        settings = [("NAT one pass", {}),
-                    ("NAT length beam 3", {"length_beam": 3}),
-                    ("NAT length beam 3, AT rescoring", {"length_beam": 3, "rescore": True}),
-                    ("NAT mask-predict 4", {"iterations": 4}),
-                    ("NAT mask-predict 10", {"iterations": 10}),
-                    ("NAT mask-predict 4, length beam 3", {"iterations": 4, "length_beam": 3})]
-        for name, kwargs in settings:
-            kwargs = {"iterations": 0, "length_beam": 1, **kwargs}
-            rows.append(g2p_rows(name, nat, words, references, kwargs, single_words))
-    if args.ctc_run:
-        rows.append(g2p_rows("CTC NAT", Translator.from_run(args.ctc_run), words, references,
-                             {}, single_words))
+    for name, (kind, _) in G2P_SETTINGS.items():
+        if {"at": args.at_run, "nat": args.nat_run, "ctc": args.ctc_run}[kind] is None:
+            continue
+        command = [sys.executable, __file__, "--part", "g2p-row", "--row", name,
+                   "--at-run", args.at_run, "--limit", str(args.limit),
+                   "--single", str(args.single)]
+        for flag, value in (("--nat-run", args.nat_run), ("--ctc-run", args.ctc_run)):
+            if value:
+                command += [flag, value]
+        out = subprocess.run(command, capture_output=True, text=True)
+        line = [line for line in out.stdout.splitlines() if line.startswith("ROW")]
+        if not line:
+            raise RuntimeError(f"{name} failed: {out.stderr[-2000:]}")
+        rows.append(json.loads(line[0][3:]))
+        print(line[0], flush=True)  # progress, and figures survive an interrupted run
     at_b1 = rows[0][3]
-    print(f"test words: {len(words)}; batch-1 latency: median over {len(single_words)} words")
+    print(f"test words: {rows[0][5]}; batch 1: median over {args.single} words of 7-8 letters")
     print("| decoder | WER % | PER % | batch 1 (ms) | batch 256 (ms/batch) "
           "| b1 speed-up vs AT greedy |")
     print("|---|---|---|---|---|---|")
-    for name, wer, per, b1, b256 in rows:
+    for name, wer, per, b1, b256, _ in rows:
         print(f"| {name} | {wer:.2f} | {per:.2f} | {b1:.1f} | {b256:.0f} | {at_b1 / b1:.1f}x |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["synthetic", "g2p"], required=True)
+    parser.add_argument("--part", choices=["synthetic", "g2p", "g2p-row"], required=True)
+    parser.add_argument("--row", choices=sorted(G2P_SETTINGS), help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--at-run")
     parser.add_argument("--nat-run")
     parser.add_argument("--ctc-run")
     parser.add_argument("--limit", type=int, default=0, help="first N test words")
-    parser.add_argument("--single", type=int, default=200, help="words timed at batch 1")
+    parser.add_argument("--single", type=int, default=100, help="words timed at batch 1")
     args = parser.parse_args()
     if args.part == "synthetic":
         part_synthetic(args.repeats)
+    elif not args.at_run:
+        parser.error("--part g2p needs --at-run")
+    elif args.part == "g2p-row":
+        g2p_row(args, args.row)
     else:
-        if not args.at_run:
-            parser.error("--part g2p needs --at-run")
         part_g2p(args)
 
 

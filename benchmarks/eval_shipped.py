@@ -87,9 +87,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test", default=DEFAULT_TEST)
     parser.add_argument("--single", type=int, default=100)
+    parser.add_argument("--limit", type=int, default=0, help="first N test words (0 = all)")
     args = parser.parse_args()
     references = read_cmudict(args.test)
     words = sorted(references)
+    if args.limit:
+        words = words[:args.limit]
     singles = random.Random(0).sample(words, args.single)
     rows = []
     for entry in sorted(os.listdir(SHIPPED)):

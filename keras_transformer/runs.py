@@ -135,6 +135,9 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
     from keras_transformer.tasks import build_vocabularies, load_task_data
     from keras_transformer.training import compile_model
 
+    if config.dtype_policy == "bfloat16":
+        raise ConfigError("dtype_policy 'bfloat16' (bf16 weights) is for exported models; "
+                          "train with 'mixed_bfloat16'")
     keras.utils.set_random_seed(config.seed)
     data_config = data_config.with_absolute_paths()
     data = load_task_data(data_config)
