@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras_transformer.decoding import nat as nat_lib
 from keras_transformer.decoding.generator import IDS_SPEC, Seq2SeqGenerator
 from keras_transformer.decoding.model_fns import DecodingFns
+from keras_transformer.models.nat import num_length_classes
 
 
 class NATGenerator:
@@ -55,7 +56,7 @@ class NATGenerator:
         if not isinstance(length_beam, int) or length_beam < 1:
             raise ValueError(f"length_beam must be a positive int, got {length_beam!r}")
         if self.fns.length_predictor is not None:
-            length_beam = min(length_beam, nat_lib.nat_lib.num_length_classes(self.config))
+            length_beam = min(length_beam, num_length_classes(self.config))
         if rescore and self.at_fns is None:
             raise ValueError("rescore=True needs an AT model (at_model=...)")
         at_fns = self.at_fns if rescore else None

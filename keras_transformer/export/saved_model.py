@@ -104,7 +104,7 @@ class TextCodec(tf.Module):
 
 
 def _decoder_fns(model, config, options, jit_compile):
-    """`{name: ids -> outputs}` tf.functions of the model's decoders."""
+    """`{name: ids -> outputs}` decoding functions of the model."""
     fns = {}
     if config.model_type == "at":
         from keras_transformer.decoding import Seq2SeqGenerator
@@ -128,7 +128,7 @@ def _decoder_fns(model, config, options, jit_compile):
         length_beam = options.get("length_beam", config.length_beam)
         fns["nat"] = lambda ids: generator.decode(ids, iterations=iterations,
                                                   length_beam=length_beam)
-    return fns, generator
+    return fns
 
 
 def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=None,
@@ -161,7 +161,7 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
     if unknown:
         raise ExportError(f"unknown export option(s) for a {config.model_type.upper()} model: "
                           f"{', '.join(unknown)} (allowed: {', '.join(allowed)})")
-    decoders, _ = _decoder_fns(model, config, options, jit_compile)
+    decoders = _decoder_fns(model, config, options, jit_compile)
     decoder = decoder or ("greedy" if config.model_type == "at" else "nat")
     if decoder not in decoders:
         raise ExportError(f"a {config.model_type.upper()} model exports decoders "
