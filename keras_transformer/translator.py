@@ -206,3 +206,37 @@ def evaluate_text(translator, pairs, limit=0, **kwargs):
             "examples": list(zip([s for s, _ in pairs][:10], hypotheses[:10]))}
 
 
+
+
+def measure_latency(translator, sources, batch_size=1, repeats=1, **kwargs):
+    """Steady-state decoding latency, compilation excluded.
+
+    XLA compiles once per input shape, so every batch is decoded once to
+    warm up and then timed `repeats` more times.
+
+    Args:
+        translator: a `Translator`.
+        sources: the inputs to time (one batch of `batch_size` at a time).
+        batch_size: sources per decoding call.
+        repeats: timed passes per batch (the median is kept).
+        **kwargs: decoding options of `Translator.translate`.
+
+    Returns:
+        `{"ms_per_batch": median ms per call, "ms_per_sentence": that over
+        the batch size, "batches": calls timed}`.
+    """
+    import statistics
+
+    batches = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
+    batches = [b for b in batches if len(b) == batch_size] or batches[:1]
+    if not batches:
+        raise ValueError("no sources to time")
+    times = []
+    for batch in batches:
+        translator.translate(batch, batch_size=batch_size, truncate=True, **kwargs)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            translator.translate(batch, batch_size=batch_size, truncate=True, **kwargs)
+            times.append(1000 * (time.perf_counter() - start))
+    ms = statistics.median(times)
+    return {"ms_per_batch": ms, "ms_per_sentence": ms / len(batches[0]), "batches": len(batches)}

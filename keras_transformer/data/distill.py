@@ -5,8 +5,10 @@ references: they are less varied (one pronunciation per word, one wording
 per sentence), which is what a model without dependencies between output
 positions can fit. `distill_run` decodes the teacher's training and dev
 sources and writes them in the teacher's data format, so a student trains
-on the file with `--set data.train=FILE` and keeps the same dev/test split
-(the split is by source, and every source keeps its name).
+on the file and keeps the same dev/test split: a G2P student with
+`--set data.train=FILE` (the split is by word, and every word keeps its
+name), a sentence (`ding` / `parallel`) student with `--set
+data.distilled=FILE`, which replaces only the training pairs.
 """
 
 import os
@@ -22,7 +24,7 @@ def distill_run(teacher_run, output, decoder="beam", beam_size=None, batch_size=
     Args:
         teacher_run: a trained AT run directory.
         output: file to write: CMUdict format (`WORD  PH PH ...`) for a g2p
-            run, `source<TAB>target` lines for a parallel run.
+            run, `source<TAB>target` lines for a ding or parallel run.
         decoder: `"beam"` (default, as in the literature) or `"greedy"`.
         beam_size: beam width (default: the teacher's config).
         batch_size: sources per decoding call.

@@ -66,21 +66,18 @@ class TextCodec(tf.Module):
     """In-graph tokenization with the max-length rule, and detokenization.
 
     Args:
-        source_vocab, target_vocab: the run's vocabularies (char/space
-            `Vocabulary`; WordPiece support comes with the translation issue).
+        source_vocab, target_vocab: the run's vocabularies (`Vocabulary` or
+            `WordPieceVocabulary`; a SavedModel with WordPiece inside needs
+            `import tensorflow_text` before loading).
         max_source_length: longer inputs are cut to this many tokens.
     """
 
     def __init__(self, source_vocab, target_vocab, max_source_length):
         super().__init__()
-        from keras_transformer.text.graph import GraphTokenizer
+        from keras_transformer.text.graph import graph_tokenizer
 
-        for vocab in (source_vocab, target_vocab):
-            if getattr(vocab, "split", None) not in ("char", "space"):
-                raise ExportError("string signatures support char and space vocabularies; "
-                                  "export the *_ids signatures for other tokenizers")
-        self.source = GraphTokenizer(source_vocab)
-        self.target = GraphTokenizer(target_vocab)
+        self.source = graph_tokenizer(source_vocab)
+        self.target = graph_tokenizer(target_vocab)
         self.max_source_length = max_source_length
 
     def encode(self, texts):
@@ -171,7 +168,7 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
     # Not `archive.track(model)`: the archive already saves every variable
     # the endpoints use, and tracking the Keras wrappers too stores each
     # weight twice (Keras 3.15), doubling the files.
-    for table in (codec.source.token_to_id, codec.target.token_to_id):
+    for table in codec.source.tables + codec.target.tables:
         archive.track(table)
     archive._tf_trackable.codec = codec  # keeps the id->token constants and tables together
 

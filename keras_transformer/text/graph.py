@@ -1,7 +1,9 @@
-"""In-graph (TensorFlow) tokenization with a `Vocabulary`'s lookup table.
+"""In-graph (TensorFlow) tokenization: a `Vocabulary`'s lookup table, or a
+`WordPieceVocabulary`'s tensorflow-text WordPiece tokenizer.
 
 Used by `tf.data` pipelines and by exported SavedModels, so text never has to
-leave the graph.
+leave the graph. A SavedModel with WordPiece inside needs `import
+tensorflow_text` before `tf.saved_model.load` (its ops live there).
 """
 
 import tensorflow as tf
@@ -33,6 +35,11 @@ class GraphTokenizer(tf.Module):
         self.id_to_token = tf.constant(tokens)
         self.num_reserved = len(RESERVED_TOKENS)
 
+    @property
+    def tables(self):
+        """Lookup tables an exporter must track."""
+        return [self.token_to_id]
+
     def split_tokens(self, texts):
         texts = tf.strings.strip(texts)
         if self.lowercase:
@@ -57,3 +64,63 @@ class GraphTokenizer(tf.Module):
         tokens = tf.ragged.boolean_mask(tf.gather(self.id_to_token, ids), keep)
         separator = "" if self.split == "char" else " "
         return tf.strings.reduce_join(tokens, axis=-1, separator=separator)
+
+
+
+
+class WordPieceGraphTokenizer(tf.Module):
+    """`GraphTokenizer`'s interface over a `WordPieceVocabulary`.
+
+    Wraps the vocabulary's keras-hub `WordPieceTokenizer` (tensorflow-text
+    `FastWordpieceTokenizer` underneath) so that exported models split text
+    exactly as training did.
+
+    Args:
+        vocabulary: a `WordPieceVocabulary`.
+
+    Example:
+    >>> tokenizer = WordPieceGraphTokenizer(vocab)
+    >>> tokenizer.detokenize(tokenizer.tokenize(tf.constant(["Es war Zufall."])).to_tensor())
+    """
+
+    split = "wordpiece"
+
+    def __init__(self, vocabulary, name=None):
+        super().__init__(name=name)
+        self.wordpiece = vocabulary.tokenizer
+        self.num_reserved = len(RESERVED_TOKENS)
+
+    @property
+    def tables(self):
+        # The WordPiece model is a constant captured by the traced functions.
+        return []
+
+    def tokenize(self, texts):
+        """`[batch]` strings -> `[batch, (tokens)]` int32 ragged ids."""
+        ids = self.wordpiece(tf.strings.strip(texts))
+        if isinstance(ids, list):  # keras-hub answers eager calls in Python
+            return tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1)
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.RaggedTensor.from_tensor(ids)
+        return tf.cast(ids, tf.int32)
+
+    def detokenize(self, ids):
+        """`[batch, length]` ids (cut after EOS already) -> `[batch]` strings."""
+        ids = tf.convert_to_tensor(ids)
+        keep = tf.logical_or(ids >= self.num_reserved, tf.equal(ids, UNK_ID))
+        kept = tf.ragged.boolean_mask(ids, keep)
+        texts = self.wordpiece.detokenize(kept)
+        if isinstance(texts, list):
+            texts = tf.constant(texts, dtype=tf.string)
+        from keras_transformer.text.wordpiece import SPACING_RULES
+
+        for _, pattern, replacement in SPACING_RULES:  # as `normalize_spacing`, in RE2
+            texts = tf.strings.regex_replace(texts, pattern, replacement)
+        return tf.strings.strip(texts)
+
+
+def graph_tokenizer(vocabulary):
+    """The in-graph tokenizer for any of our vocabularies."""
+    if getattr(vocabulary, "split", None) == "wordpiece":
+        return WordPieceGraphTokenizer(vocabulary)
+    return GraphTokenizer(vocabulary)

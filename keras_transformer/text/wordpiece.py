@@ -13,9 +13,21 @@ import re
 
 from keras_transformer.text.vocabulary import BOS_ID, EOS_ID, PAD_ID, RESERVED_TOKENS, UNK
 
-# WordPiece detokenizes with a space before punctuation; undo that.
-_NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}'\"»])")
-_NO_SPACE_AFTER = re.compile(r"([(\[{«„]) ")
+# WordPiece splits punctuation off words and detokenizes with spaces around
+# it; these rules undo that, in order. Each is (Python pattern, RE2 pattern
+# for the in-graph twin in text/graph.py, replacement): RE2's \w is ASCII-only.
+SPACING_RULES = (
+    # Apostrophes inside words: "It ’ s" -> "It’s", "don ' t" -> "don't".
+    (r"([^\W_]) ([’']) ([^\W_])", r"([\pL\pN]) ([’']) ([\pL\pN])", r"\1\2\3"),
+    # No space before closing punctuation, none after opening brackets/quotes.
+    (r" ([.,!?;:%)\]}\"»”])", r" ([.,!?;:%)\]}\"»”])", r"\1"),
+    (r"([(\[{«„]) ", r"([(\[{«„]) ", r"\1"),
+    # Decimal and thousands separators: "3, 50" -> "3,50".
+    (r"(\d)([.,]) (\d)", r"([0-9])([.,]) ([0-9])", r"\1\2\3"),
+    # A German closing “ before punctuation or the end: "Gott “," -> "Gott“,".
+    (r" “([.,!?;:]|$)", r" “([.,!?;:]|$)", r"“\1"),
+)
+_PY_SPACING_RULES = tuple((re.compile(py), replacement) for py, _, replacement in SPACING_RULES)
 
 
 class WordPieceVocabulary:
@@ -104,9 +116,15 @@ class WordPieceVocabulary:
 
 
 def normalize_spacing(text):
-    """Removes the spaces WordPiece puts around punctuation: 'Zufall .' -> 'Zufall.'."""
-    text = _NO_SPACE_BEFORE.sub(r"\1", text)
-    return _NO_SPACE_AFTER.sub(r"\1", text).strip()
+    """Removes the spaces WordPiece puts around punctuation: 'Zufall .' -> 'Zufall.'.
+
+    Example:
+    >>> normalize_spacing("It ’ s 3 , 50 € ( netto ) .")
+    'It’s 3,50 € (netto).'
+    """
+    for pattern, replacement in _PY_SPACING_RULES:
+        text = pattern.sub(replacement, text)
+    return text.strip()
 
 
 def load_vocabulary(path):
