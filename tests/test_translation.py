@@ -214,3 +214,59 @@ def test_plot_command_writes_pngs_that_grow_with_the_input(overfit_run, tmp_path
     assert h2 > h1
     assert _png_size(short / "training_curves.png") == _png_size(long / "training_curves.png")
     assert main(["plot", "--run", overfit_run, "--output", str(tmp_path / "none")]) == 2
+
+
+def test_distilled_pairs_replace_training_pairs_but_not_dev_or_test(overfit_run, tmp_path):
+    from keras_transformer.data.distill import distill_run
+    from keras_transformer.runs import load_run
+
+    output = str(tmp_path / "distilled.tsv")
+    written, skipped = distill_run(overfit_run, output, decoder="greedy", verbose=0)
+    assert written + skipped == 50 and written >= 45
+    lines = open(output, encoding="utf-8").read().splitlines()
+    assert len(lines) == written and all(line.count("\t") == 1 for line in lines)
+
+    _, _, data_config, _, _ = load_run(overfit_run)
+    values = dict(data_config.to_dict(), test_fraction=0.2, distilled=output)
+    data = load_task_data(DataConfig(**values))
+    real = load_task_data(DataConfig(**dict(values, distilled="")))
+    assert data.test == real.test and data.dev == real.dev and data.test
+    held = {s for s, _ in data.test + data.dev}
+    assert data.train and not held & {s for s, _ in data.train}
+    teacher = dict(line.split("\t") for line in lines)
+    assert all(teacher[s] == t for s, t in data.train)
+    with pytest.raises(Exception, match="distilled"):
+        DataConfig(task="g2p", distilled=output)
+
+
+def test_evaluate_prints_bleu_chrf_and_latency(overfit_run, tmp_path, capsys):
+    from keras_transformer.cli import main
+
+    test_file = tmp_path / "test.ding"
+    test_file.write_text("\n".join(f"{g} :: {e}" for g, e in PAIRS[:8]) + "\n", encoding="utf-8")
+    assert main(["evaluate", "--run", overfit_run, "--test", str(test_file), "--latency", "2",
+                 "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "sentences: 8  BLEU" in out and "chrF" in out
+    assert "latency at batch 1" in out and "latency at batch 4" in out
+
+
+def test_plot_of_a_missing_run_is_a_one_line_error(tmp_path, capsys):
+    from keras_transformer.cli import main
+
+    assert main(["plot", "--run", str(tmp_path / "missing"), "--text", "x",
+                 "--output", str(tmp_path / "p")]) == 2
+    assert "run directory not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(DEFAULT_DING_PATH), reason="apt-get install trans-de-en")
+def test_demo_translation_mode_trains_a_small_model_and_translates(tmp_path, capsys):
+    from keras_transformer.cli import main
+
+    run = str(tmp_path / "demo_de_en")
+    assert main(["demo", "--task", "translation", "--train", "--run", run, "--minutes", "1",
+                 "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out sentences: 500  BLEU:" in out
+    assert "Es war purer Zufall." in out and "->" in out

@@ -66,8 +66,6 @@ class GraphTokenizer(tf.Module):
         return tf.strings.reduce_join(tokens, axis=-1, separator=separator)
 
 
-
-
 class WordPieceGraphTokenizer(tf.Module):
     """`GraphTokenizer`'s interface over a `WordPieceVocabulary`.
 
