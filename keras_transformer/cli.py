@@ -1,4 +1,4 @@
-"""`keras-transformer` command line: train, evaluate, translate, distill, export, plot, demo.
+"""`keras-transformer`: train, average, evaluate, translate, distill, export, plot, demo.
 
 Every expected failure (missing file, malformed line, bad option or config
 value, corrupt checkpoint) ends with one `error: ...` line and exit status 2.
@@ -67,8 +67,16 @@ def cmd_train(args):
         config = config.replace(epochs=args.epochs)
     callbacks = [TimeBudget(args.max_minutes)] if args.max_minutes else []
     train_run(config, data_config, args.run, resume=args.resume, tensorboard=args.tensorboard,
-              verbose=args.verbose, extra_callbacks=callbacks)
+              verbose=args.verbose, extra_callbacks=callbacks,
+              keep_checkpoints=args.keep_checkpoints)
     print(f"trained run saved in {args.run}")
+
+
+def cmd_average(args):
+    from keras_transformer.averaging import average_checkpoints
+
+    paths = average_checkpoints(args.run, args.output, paths=args.checkpoints, last=args.last)
+    print(f"averaged {len(paths)} checkpoints into {args.output}")
 
 
 def _decode_kwargs(args):
@@ -354,8 +362,20 @@ def build_parser():
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs")
     train.add_argument("--max-minutes", type=float, default=0, help="stop after this long")
+    train.add_argument("--keep-checkpoints", type=int, default=0, metavar="N",
+                       help="also keep the weights of the last N epochs (for `average`)")
     train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     train.set_defaults(func=cmd_train)
+
+    average = sub.add_parser(
+        "average", help="average the weights of a run's last epochs into a new run")
+    average.add_argument("--run", required=True, help="trained run directory")
+    average.add_argument("--output", required=True, help="new run directory")
+    average.add_argument("--last", type=int, default=5,
+                         help="average the last N kept epochs (train --keep-checkpoints)")
+    average.add_argument("--checkpoints", nargs="+", metavar="FILE",
+                         help="or these .weights.h5 / .keras files")
+    average.set_defaults(func=cmd_average)
 
     evaluate = sub.add_parser("evaluate", help="WER/PER (g2p) or BLEU/chrF (text) on the test set")
     evaluate.add_argument("--run", required=True)

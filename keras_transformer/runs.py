@@ -7,6 +7,8 @@ A run directory holds::
     checkpoint.keras    the model (with optimizer state) after the last epoch
     state.json          {"epoch": n} of that checkpoint
     history.csv         per-epoch loss, accuracy, learning rate
+    epochs/             epoch_NNN.weights.h5 of the last epochs, when asked
+                        (`keep_checkpoints`), for checkpoint averaging
     tensorboard/        when asked
 """
 
@@ -85,16 +87,37 @@ def load_run(run_dir, compile=False):
     return model, config, data_config, source_vocab, target_vocab
 
 
-def _epoch_checkpoint_callback(run_dir):
+EPOCHS_DIR = "epochs"
+
+
+def epoch_weight_files(run_dir):
+    """The run's kept per-epoch weight files, oldest first."""
+    folder = os.path.join(run_dir, EPOCHS_DIR)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder)
+                  if name.startswith("epoch_") and name.endswith(".weights.h5"))
+
+
+def _epoch_checkpoint_callback(run_dir, keep_checkpoints=0):
     import keras
 
     class EpochCheckpoint(keras.callbacks.Callback):
-        """Saves model + optimizer after every epoch, atomically, and the epoch number."""
+        """Saves model + optimizer after every epoch, atomically, and the epoch number;
+        with `keep_checkpoints`, also the weights of the last epochs (for averaging)."""
 
         def on_epoch_end(self, epoch, logs=None):
             tmp = os.path.join(run_dir, "checkpoint.tmp.keras")
             self.model.save(tmp)
             os.replace(tmp, os.path.join(run_dir, CHECKPOINT))
+            if keep_checkpoints:
+                folder = os.path.join(run_dir, EPOCHS_DIR)
+                os.makedirs(folder, exist_ok=True)
+                tmp = os.path.join(folder, "tmp.weights.h5")
+                self.model.save_weights(tmp)
+                os.replace(tmp, os.path.join(folder, f"epoch_{epoch + 1:03d}.weights.h5"))
+                for old in epoch_weight_files(run_dir)[:-keep_checkpoints]:
+                    os.remove(old)
             with open(os.path.join(run_dir, STATE), "w") as f:
                 json.dump({"epoch": epoch + 1, "time": time.time(), "logs": {
                     k: float(v) for k, v in (logs or {}).items()}}, f)
@@ -115,7 +138,7 @@ def _learning_rate_logger():
 
 
 def train_run(config, data_config, run_dir, resume=False, tensorboard=False, verbose=1,
-              strategy=None, extra_callbacks=()):
+              strategy=None, extra_callbacks=(), keep_checkpoints=0):
     """Trains (or resumes) a run with `model.fit`; returns the Keras `History`.
 
     Args:
@@ -127,6 +150,8 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
         verbose: Keras progress-bar verbosity.
         strategy: optional `tf.distribute.Strategy`.
         extra_callbacks: more Keras callbacks (e.g. a time budget).
+        keep_checkpoints: also keep the weights of the last N epochs in
+            `run_dir/epochs/`, for `average_checkpoints`.
     """
     import keras
 
@@ -138,6 +163,10 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
     if config.dtype_policy == "bfloat16":
         raise ConfigError("dtype_policy 'bfloat16' (bf16 weights) is for exported models; "
                           "train with 'mixed_bfloat16'")
+    if isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int) \
+            or keep_checkpoints < 0:
+        raise ConfigError(f"keep_checkpoints must be a non-negative integer, "
+                          f"got {keep_checkpoints!r}")
     keras.utils.set_random_seed(config.seed)
     data_config = data_config.with_absolute_paths()
     data = load_task_data(data_config)
@@ -154,7 +183,11 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
                 f"cannot resume {run_dir} with another model: {changed[0]} is "
                 f"{getattr(saved, changed[0])!r} in the run, {getattr(config, changed[0])!r} now")
         with open(os.path.join(run_dir, STATE)) as f:
-            initial_epoch = json.load(f)["epoch"]
+            state = json.load(f)
+        if "averaged_from" in state:
+            raise RunError(f"{run_dir} holds averaged weights without optimizer state; "
+                           "resume the run it was averaged from")
+        initial_epoch = state["epoch"]
         save_run_config(run_dir, config, data_config)
         if config.model_type == "nat" and config.nat_training == "glat":
             model.glancing_ratio = float(config.glancing_ratio)  # not saved with the model
@@ -194,7 +227,7 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
 
     train_ds = dataset(data.train, True)
     dev_ds = dataset(data.dev, False) if data.dev else None
-    callbacks = [_learning_rate_logger(), _epoch_checkpoint_callback(run_dir),
+    callbacks = [_learning_rate_logger(), _epoch_checkpoint_callback(run_dir, keep_checkpoints),
                  keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=resume)]
     callbacks.extend(extra_callbacks)
     if tensorboard:
