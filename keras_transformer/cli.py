@@ -144,6 +144,7 @@ def _translate_with_saved_model(args, texts):
         raise CLIError(f"{baked[0]} is fixed when a model is exported; use --run, or export "
                        "again with --options")
     import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (WordPiece models need its ops registered)
 
     model = tf.saved_model.load(args.model)
     name = "serving_default" if args.decoder is None else f"translate_{args.decoder}"

@@ -161,7 +161,8 @@ def overfit_run(tmp_path_factory):
     return run
 
 
-def test_tiny_model_overfits_50_sentence_pairs_and_its_saved_model_agrees(overfit_run, tmp_path):
+def test_tiny_model_overfits_50_sentence_pairs_and_its_saved_model_agrees(overfit_run, tmp_path,
+                                                                          capsys):
     from keras_transformer.export import export_run
     from keras_transformer.translator import Translator, evaluate_text
 
@@ -182,6 +183,13 @@ def test_tiny_model_overfits_50_sentence_pairs_and_its_saved_model_agrees(overfi
     line = next(line for line in process.stdout.splitlines() if line.startswith("RESULT"))
     assert json.loads(line[len("RESULT"):]) == expected
     assert expected[20] == ""
+
+    from keras_transformer.cli import main
+
+    capsys.readouterr()
+    assert main(["translate", "--model", path, sources[0], sources[1]]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [row.split("\t")[-1] for row in printed] == expected[:2]
 
 
 def _png_size(path):
@@ -270,3 +278,15 @@ def test_demo_translation_mode_trains_a_small_model_and_translates(tmp_path, cap
     out = capsys.readouterr().out
     assert "held-out sentences: 500  BLEU:" in out
     assert "Es war purer Zufall." in out and "->" in out
+
+
+def test_ding_data_config_values_are_checked():
+    from keras_transformer.config import ConfigError
+    from keras_transformer.tasks import build_vocabularies
+
+    with pytest.raises(ConfigError, match="ding_content"):
+        DataConfig(task="ding", train="x", ding_content="phrases")
+    with pytest.raises(ConfigError, match="shared_vocab"):
+        DataConfig(task="ding", train="x", shared_vocab="yes")
+    with pytest.raises(ConfigError, match="wordpiece"):
+        build_vocabularies(DataConfig(task="ding", train="x", shared_vocab=True), PAIRS)
