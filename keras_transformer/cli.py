@@ -195,13 +195,19 @@ def cmd_translate(args):
 
 def cmd_distill(args):
     """Decodes a teacher's training (and dev) sources and writes them as a new training set."""
+    from keras_transformer.config import load_mapping
     from keras_transformer.data.distill import distill_run
+    from keras_transformer.runs import RUN_CONFIG, split_run_mapping
 
     written, skipped = distill_run(args.teacher, args.output, decoder=args.decoder,
                                    beam_size=args.beam_size, batch_size=args.batch_size,
                                    limit=args.limit, verbose=args.verbose)
+    # A G2P student reads the distilled dictionary as its training file; a
+    # sentence student keeps the task's own data and swaps in the pairs.
+    task = split_run_mapping(load_mapping(os.path.join(args.teacher, RUN_CONFIG)))[1].task
+    field = "train" if task == "g2p" else "distilled"
     print(f"wrote {written} distilled pairs to {args.output} (skipped {skipped} empty "
-          f"outputs); train a student with --set data.train={args.output} "
+          f"outputs); train a student with --set data.{field}={args.output} "
           f"--set data.vocab_from={args.teacher}")
 
 

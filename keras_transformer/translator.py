@@ -85,6 +85,17 @@ class Translator:
         return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile,
                    rescorer=rescorer)
 
+    # XLA compiles the decoding loop once per input shape. Padding the source
+    # width up to a multiple of this keeps the number of compilations small
+    # for sentences of many lengths; padding never changes an output (tested:
+    # padded positions are masked and output limits use the true lengths).
+    LENGTH_BUCKET = 8
+
+    def _bucket_width(self, chunk, encoded):
+        longest = max(len(encoded[i]) for i in chunk)
+        width = -(-longest // self.LENGTH_BUCKET) * self.LENGTH_BUCKET
+        return max(longest, min(width, self.config.max_source_length))
+
     def encode(self, texts, truncate=False):
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, not one string")
@@ -140,7 +151,8 @@ class Translator:
         order = [i for i in order if results[i] is None]
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            source_ids = pad_sequences([encoded[i] for i in chunk])
+            source_ids = pad_sequences([encoded[i] for i in chunk],
+                                       length=self._bucket_width(chunk, encoded))
             if decoder == "nat":
                 outputs = [[row] for row in self.generator.decode(
                     source_ids, iterations=iterations, length_beam=length_beam,

@@ -290,3 +290,20 @@ def test_ding_data_config_values_are_checked():
         DataConfig(task="ding", train="x", shared_vocab="yes")
     with pytest.raises(ConfigError, match="wordpiece"):
         build_vocabularies(DataConfig(task="ding", train="x", shared_vocab=True), PAIRS)
+
+
+def test_length_buckets_never_change_outputs(overfit_run):
+    import numpy as np
+
+    from keras_transformer.translator import Translator
+
+    translator = Translator.from_run(overfit_run)
+    sources = [g for g, _ in PAIRS[:12]] + ["Der Hund", "Straße"]
+    bucketed = translator.translate(sources, batch_size=5)
+    widths = []
+    for source, output in zip(sources, bucketed):
+        ids = np.asarray([translator.source_vocab.encode(source)], dtype="int32")
+        widths.append(ids.shape[1])
+        exact = translator.target_vocab.decode(translator.generator.greedy(ids).numpy()[0])
+        assert output == exact
+    assert any(width % translator.LENGTH_BUCKET for width in widths)  # padding did happen
