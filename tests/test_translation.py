@@ -307,3 +307,13 @@ def test_length_buckets_never_change_outputs(overfit_run):
         exact = translator.target_vocab.decode(translator.generator.greedy(ids).numpy()[0])
         assert output == exact
     assert any(width % translator.LENGTH_BUCKET for width in widths)  # padding did happen
+
+
+@pytest.mark.skipif(not os.path.exists(DEFAULT_DING_PATH), reason="apt-get install trans-de-en")
+def test_translation_example_runs_in_quick_mode():
+    from conftest import REPO
+
+    result = subprocess.run([sys.executable, os.path.join(REPO, "examples", "translate_de_en.py"),
+                             "--quick"], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "greedy BLEU" in result.stdout and "beam   BLEU" in result.stdout
