@@ -97,6 +97,8 @@ def cmd_evaluate(args):
     from keras_transformer.tasks import DataConfig, load_task_data
     from keras_transformer.translator import evaluate_g2p, evaluate_text
 
+    if args.batch_size < 1 or args.latency < 0 or args.limit < 0:
+        raise CLIError("--batch-size must be positive; --latency and --limit non-negative")
     _, _, data_config, _, _ = load_run(args.run)
     if args.test:
         data_config = DataConfig.from_dict({**data_config.to_dict(), "test": args.test})
