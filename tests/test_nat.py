@@ -243,7 +243,7 @@ def test_bad_decoding_arguments_are_rejected(untrained_nat):
 
 # ---- learning ---------------------------------------------------------------------
 
-def train_toy(config, task="reverse", epochs=12, num_pairs=4000):
+def train_toy(config, task="reverse", epochs=20, num_pairs=4000):
     sources, targets = toy_pairs(task, num_pairs, vocab_size=16, min_length=2, max_length=8)
     model = compile_model((build_ctc_model if config.model_type == "ctc" else build_nat_model)(
         config), config)
