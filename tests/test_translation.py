@@ -84,6 +84,7 @@ def test_missing_ding_file_says_how_to_install(tmp_path):
         read_ding(tmp_path / "nope")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(DEFAULT_DING_PATH), reason="apt-get install trans-de-en")
 def test_the_real_dictionary_gives_a_test_split_of_at_least_1000_sentences():
     data = load_task_data(DataConfig(task="ding", train=DEFAULT_DING_PATH, test_fraction=0.08,
@@ -309,6 +310,7 @@ def test_length_buckets_never_change_outputs(overfit_run):
     assert any(width % translator.LENGTH_BUCKET for width in widths)  # padding did happen
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(DEFAULT_DING_PATH), reason="apt-get install trans-de-en")
 def test_translation_example_runs_in_quick_mode():
     from conftest import REPO
