@@ -243,7 +243,7 @@ def test_bad_decoding_arguments_are_rejected(untrained_nat):
 
 # ---- learning ---------------------------------------------------------------------
 
-def train_toy(config, task="reverse", epochs=20, num_pairs=4000):
+def train_toy(config, task="reverse", epochs=12, num_pairs=4000):
     sources, targets = toy_pairs(task, num_pairs, vocab_size=16, min_length=2, max_length=8)
     model = compile_model((build_ctc_model if config.model_type == "ctc" else build_nat_model)(
         config), config)
@@ -263,7 +263,8 @@ def toy_common():
 @pytest.mark.parametrize("training", ["cmlm", pytest.param("glat", marks=pytest.mark.slow)])
 def test_tiny_nat_learns_to_reverse_in_one_pass(training):
     config = nat_config(nat_training=training, **toy_common())
-    model = train_toy(config)
+    # 12 epochs gave 91.7-100 % one-pass depending on thread scheduling; 20 give 100 %.
+    model = train_toy(config, epochs=20)
     test_sources, test_targets = toy_pairs("reverse", 300, vocab_size=16, min_length=2,
                                            max_length=8, seed=99)
     generator = NATGenerator(model, config)
