@@ -60,6 +60,9 @@ class TransformerConfig:
         batch_size, epochs, learning_rate, warmup_steps, label_smoothing,
         weight_decay, clipnorm: training knobs; `learning_rate` is the peak of
             the inverse-square-root schedule reached after `warmup_steps`.
+        cooldown_epochs: the learning rate falls linearly to zero over the
+            last N of `epochs` (0: no cool-down). A resumed run may add or
+            move its cool-down by changing `epochs` and this field.
         decode_length_a, decode_length_b: the longest output generated for a
             source of length n is `a + b * n` tokens.
         beam_size, length_penalty: beam search defaults (GNMT alpha).
@@ -111,6 +114,7 @@ class TransformerConfig:
     epochs: int = 10
     learning_rate: float = 1e-3
     warmup_steps: int = 1000
+    cooldown_epochs: int = 0
     label_smoothing: float = 0.1
     weight_decay: float = 0.0
     clipnorm: float = 1.0
@@ -148,7 +152,7 @@ class TransformerConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         for name in ("num_encoder_layers", "num_decoder_layers", "warmup_steps",
-                     "decode_length_a", "nat_iterations"):
+                     "decode_length_a", "nat_iterations", "cooldown_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
@@ -191,6 +195,9 @@ class TransformerConfig:
             raise ConfigError("d_model must be even with encoder_mixer='rnn'")
         if not isinstance(self.glancing_ratio, (int, float)) or not 0 < self.glancing_ratio <= 1:
             raise ConfigError(f"glancing_ratio must be in (0, 1], got {self.glancing_ratio!r}")
+        if self.cooldown_epochs > self.epochs:
+            raise ConfigError(f"cooldown_epochs ({self.cooldown_epochs}) must not exceed "
+                              f"epochs ({self.epochs})")
         if self.share_embeddings and self.source_vocab_size != self.target_vocab_size:
             raise ConfigError(
                 "share_embeddings needs source_vocab_size == target_vocab_size")

@@ -137,6 +137,29 @@ def _learning_rate_logger():
     return LearningRateLogger()
 
 
+def _saved_epoch(run_dir):
+    """The number of epochs a run has finished, from its state file."""
+    try:
+        with open(os.path.join(run_dir, STATE)) as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        raise RunError(f"nothing to resume in {run_dir}: no {STATE}") from None
+    except ValueError as error:
+        raise RunError(f"corrupt {os.path.join(run_dir, STATE)}: {error}") from None
+    if "averaged_from" in state:
+        raise RunError(f"{run_dir} holds averaged weights without optimizer state; "
+                       "resume the run it was averaged from")
+    return int(state["epoch"])
+
+
+def _count_batches(dataset):
+    """Batches in one pass over `dataset` (bucketing makes it unknown in advance)."""
+    count = 0
+    for _ in dataset:
+        count += 1
+    return count
+
+
 def train_run(config, data_config, run_dir, resume=False, tensorboard=False, verbose=1,
               strategy=None, extra_callbacks=(), keep_checkpoints=0):
     """Trains (or resumes) a run with `model.fit`; returns the Keras `History`.
@@ -159,6 +182,7 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
     from keras_transformer.models import build_model
     from keras_transformer.tasks import build_vocabularies, load_task_data
     from keras_transformer.training import compile_model
+    from keras_transformer.training.compile import make_schedule
 
     if config.dtype_policy == "bfloat16":
         raise ConfigError("dtype_policy 'bfloat16' (bf16 weights) is for exported models; "
@@ -167,10 +191,13 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
             or keep_checkpoints < 0:
         raise ConfigError(f"keep_checkpoints must be a non-negative integer, "
                           f"got {keep_checkpoints!r}")
-    keras.utils.set_random_seed(config.seed)
+    initial_epoch = _saved_epoch(run_dir) if resume else 0
+    # A resumed run continues with fresh randomness (shuffle order, dropout
+    # masks) rather than replaying those of its first epochs.
+    seed = config.seed + initial_epoch
+    keras.utils.set_random_seed(seed)
     data_config = data_config.with_absolute_paths()
     data = load_task_data(data_config)
-    initial_epoch = 0
     if resume:
         model, saved, _, source_vocab, target_vocab = load_run(run_dir, compile=True)
         # Training knobs may change on resume (more epochs); the model may not.
@@ -182,12 +209,6 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
             raise RunError(
                 f"cannot resume {run_dir} with another model: {changed[0]} is "
                 f"{getattr(saved, changed[0])!r} in the run, {getattr(config, changed[0])!r} now")
-        with open(os.path.join(run_dir, STATE)) as f:
-            state = json.load(f)
-        if "averaged_from" in state:
-            raise RunError(f"{run_dir} holds averaged weights without optimizer state; "
-                           "resume the run it was averaged from")
-        initial_epoch = state["epoch"]
         save_run_config(run_dir, config, data_config)
         if config.model_type == "nat" and config.nat_training == "glat":
             model.glancing_ratio = float(config.glancing_ratio)  # not saved with the model
@@ -218,14 +239,29 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
                                target_vocab, config.batch_size,
                                max_source_length=config.max_source_length,
                                max_target_length=config.max_target_length,
-                               shuffle=shuffle, seed=config.seed, pair_filter=pair_filter)
+                               shuffle=shuffle, seed=seed, pair_filter=pair_filter)
         if config.model_type == "at":
             return batches
         from keras_transformer.data.nat_pipeline import nat_batches
 
-        return nat_batches(batches, config, training=shuffle, seed=config.seed)
+        return nat_batches(batches, config, training=shuffle, seed=seed)
 
     train_ds = dataset(data.train, True)
+    if resume or config.cooldown_epochs:
+        # The schedule follows the config, not the checkpoint: a resumed run
+        # may change its peak rate, warm-up or cool-down.
+        steps = None
+        if config.cooldown_epochs:
+            # Bucketing makes the batch count unknown to Keras; declaring it
+            # also keeps Keras from spending an optimizer step on the probe
+            # that finds the end of each epoch, so the count is exact.
+            steps = _count_batches(train_ds)
+            import tensorflow as tf
+
+            train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(steps))
+        model.optimizer.learning_rate = make_schedule(
+            config, steps, start_step=int(model.optimizer.iterations.numpy()),
+            start_epoch=initial_epoch)
     dev_ds = dataset(data.dev, False) if data.dev else None
     callbacks = [_learning_rate_logger(), _epoch_checkpoint_callback(run_dir, keep_checkpoints),
                  keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=resume)]

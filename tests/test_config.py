@@ -21,6 +21,8 @@ from keras_transformer.tasks import DataConfig
     ("learning_rate", 0, "learning_rate must be a positive number"),
     ("num_encoder_layers", -1, "num_encoder_layers must be a non-negative integer"),
     ("source_vocab_size", 3, "at least 5"),
+    ("cooldown_epochs", -1, "cooldown_epochs must be a non-negative integer"),
+    ("cooldown_epochs", 11, "cooldown_epochs (11) must not exceed epochs (10)"),
 ])
 def test_invalid_values_name_the_field(field, value, fragment):
     with pytest.raises(ConfigError) as info:

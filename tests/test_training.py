@@ -83,6 +83,22 @@ def test_inverse_sqrt_schedule_shape():
     assert float(clone(500)) == pytest.approx(float(schedule(500)))
 
 
+def test_cooldown_falls_linearly_to_zero_and_round_trips():
+    plain = InverseSqrtSchedule(1e-3, warmup_steps=100)
+    schedule = InverseSqrtSchedule(1e-3, warmup_steps=100, cooldown_start=400,
+                                   cooldown_steps=200)
+    for step in (0, 99, 399):  # before the cool-down: the plain schedule
+        assert float(schedule(step)) == pytest.approx(float(plain(step)))
+    # Halfway through it, half the plain rate; at its end and after, zero.
+    assert float(schedule(500)) == pytest.approx(0.5 * float(plain(500)), rel=1e-5)
+    assert float(schedule(599)) == pytest.approx(0.005 * float(plain(599)), rel=1e-3)
+    assert float(schedule(600)) == 0.0 and float(schedule(5000)) == 0.0
+    clone = InverseSqrtSchedule.from_config(schedule.get_config())
+    assert float(clone(499)) == pytest.approx(float(schedule(499)))
+    with pytest.raises(ValueError, match="cooldown"):
+        InverseSqrtSchedule(1e-3, 100, cooldown_start=-1, cooldown_steps=10)
+
+
 def test_mirrored_strategy_matches_one_device():
     """Two logical CPU devices under MirroredStrategy give the losses of one device.
 

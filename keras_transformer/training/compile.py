@@ -6,9 +6,30 @@ from keras_transformer.training.losses import CTCLoss, MaskedAccuracy, MaskedSpa
 from keras_transformer.training.schedules import InverseSqrtSchedule
 
 
-def make_optimizer(config):
-    """Adam(W) with beta2 = 0.98 and the inverse-square-root schedule of `config`."""
-    schedule = InverseSqrtSchedule(config.learning_rate, config.warmup_steps)
+def make_schedule(config, steps_per_epoch=None, start_step=0, start_epoch=0):
+    """The learning-rate schedule of `config`.
+
+    Args:
+        config: `TransformerConfig`.
+        steps_per_epoch: batches in one epoch, which places the cool-down of
+            `config.cooldown_epochs` at the end of `config.epochs`; without
+            it the schedule has no cool-down (`train_run` counts the batches
+            and sets the full schedule before `fit`).
+        start_step, start_epoch: the optimizer's step count at the start of
+            epoch `start_epoch` (a resumed run), so the cool-down is placed
+            from where training stands rather than from step 0.
+    """
+    if not config.cooldown_epochs or not steps_per_epoch:
+        return InverseSqrtSchedule(config.learning_rate, config.warmup_steps)
+    start = start_step + (config.epochs - config.cooldown_epochs - start_epoch) * steps_per_epoch
+    return InverseSqrtSchedule(config.learning_rate, config.warmup_steps,
+                               cooldown_start=max(start, 0),
+                               cooldown_steps=config.cooldown_epochs * steps_per_epoch)
+
+
+def make_optimizer(config, steps_per_epoch=None):
+    """Adam(W) with beta2 = 0.98 and the learning-rate schedule of `config`."""
+    schedule = make_schedule(config, steps_per_epoch)
     kwargs = dict(learning_rate=schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9,
                   clipnorm=config.clipnorm)
     if config.weight_decay:
