@@ -210,6 +210,32 @@ def test_batched_decoding_equals_one_by_one(untrained_nat):
         assert strip(alone) == strip(row)
 
 
+def test_decoder_spans_the_longest_predicted_length_and_width_never_changes_outputs(
+        untrained_nat):
+    model, config = untrained_nat
+    fns = nat_decoding.NATDecodingFns(model, config)
+    generator = NATGenerator(model, config)
+    sources = pad_sequences([[5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15, 16, 17], [18]], length=16)
+    for iterations, beam in [(0, 1), (2, 2)]:
+        state, lengths = nat_decoding.nat_plan(fns, sources, beam, 2, 1.5)
+        capacity = int(2 + 1.5 * 16)
+        width = int(nat_decoding.decode_width(lengths, capacity))
+        longest = int(tf.reduce_max(lengths))
+        assert longest <= width < longest + nat_decoding.WIDTH_BUCKET
+        assert width % nat_decoding.WIDTH_BUCKET == 0 or width == capacity
+        narrow = nat_decoding.nat_fill(fns, state, lengths,
+                                       nat_decoding.length_mask(lengths, width), iterations)
+        full = nat_decoding.nat_fill(fns, state, lengths,
+                                     nat_decoding.length_mask(lengths, capacity), iterations)
+        assert narrow.shape[1] == width + 1 < full.shape[1]
+        assert [strip(r) for r in narrow.numpy()] == [strip(r) for r in full.numpy()]
+        compiled = generator.decode(sources, iterations=iterations, length_beam=beam).numpy()
+        assert compiled.shape[1] == width + 1
+        assert [strip(r) for r in compiled] == [strip(r) for r in narrow.numpy()]
+    # An empty batch still decodes (to nothing).
+    assert generator.decode(np.zeros((0, 4), np.int32)).shape[0] == 0
+
+
 def test_mask_predict_with_no_iterations_is_one_pass_and_beam_one_is_argmax(untrained_nat):
     model, config = untrained_nat
     fns = nat_decoding.NATDecodingFns(model, config)

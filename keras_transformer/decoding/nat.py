@@ -13,8 +13,10 @@ Every variant runs the same steps on one decoding state, so they share code:
 5. the candidate with the best mean log-probability (or the best AT score,
    when an AT model rescores them in one teacher-forced pass) is kept.
 
-Widths are fixed by the padded source length (as in the AT loops), so the
-functions compile under XLA with one program per padded length.
+The encoder and the length choice (`nat_plan`) and the parallel passes
+(`nat_fill`) are separate stages: the decoder spans only the longest predicted
+length of the batch (rounded up to `WIDTH_BUCKET`), which is known after the
+first stage, and each stage compiles under XLA once per shape.
 
 Outputs use the AT layout: tokens, then EOS, then 0.
 """
@@ -200,9 +202,101 @@ def at_sequence_scores(at_fns, source_ids, outputs):
     return tf.reduce_sum(picked * valid, 1) / tf.maximum(tf.reduce_sum(valid, 1), 1.0)
 
 
+WIDTH_BUCKET = 8
+
+
+def nat_plan(fns, source_ids, length_beam=1, length_a=10.0, length_b=2.0):
+    """Stage 1 of NAT decoding: encode and choose the candidate lengths.
+
+    Args:
+        fns: `NATDecodingFns` of a NAT model.
+        source_ids: int32 `[batch, source_len]`.
+        length_beam: candidate lengths per source (1 without a length
+            predictor, whose one candidate is `a + b * source_len`).
+        length_a, length_b: outputs have at most `a + b * source_len` tokens.
+
+    Returns:
+        `(state, lengths)`: the encoder state and int32 `[batch, beam]`
+        candidate lengths, best first.
+    """
+    source_ids = tf.convert_to_tensor(source_ids, tf.int32)
+    capacity = decode_capacity(source_ids, length_a, length_b, fns.max_target_length - 1)
+    state = fns.encode(source_ids)
+    if fns.length_predictor is None:
+        return state, per_sequence_limits(source_ids, length_a, length_b, capacity)[:, None]
+    return state, candidate_lengths(fns, state, int(length_beam), capacity)
+
+
+def decode_width(lengths, capacity=None, bucket=WIDTH_BUCKET):
+    """Decoder positions for a batch: its longest candidate, rounded up to `bucket`
+    (but not beyond `capacity`, the most any source of the batch may need).
+
+    Decoding the `a + b * padded_source_len` positions every source could need
+    did 2-3 times the work of the lengths actually predicted (G2P outputs are
+    about 8 phonemes; the capacity of a 10-letter word is 20); rounding up
+    keeps the number of XLA programs small. Never 0, so an empty batch works.
+    """
+    longest = tf.maximum(tf.reduce_max(tf.concat([tf.reshape(lengths, [-1]), [1]], 0)), 1)
+    width = (longest + bucket - 1) // bucket * bucket
+    return width if capacity is None else tf.maximum(tf.minimum(width, capacity), longest)
+
+
+def length_mask(lengths, width):
+    """bool `[batch * beam, width]`: position < candidate length, row-major over the beam."""
+    flat_lengths = tf.reshape(lengths, [-1])
+    return tf.range(width)[None, :] < flat_lengths[:, None]
+
+
+def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_details=False):
+    """Stage 2 of NAT decoding: fill every candidate in parallel, keep the best.
+
+    Args:
+        fns: `NATDecodingFns`.
+        state, lengths: from `nat_plan`.
+        valid: `length_mask(lengths, width)`; its static width is the number
+            of decoder positions, so this stage compiles under XLA once per
+            (padded source length, width).
+        iterations: mask-predict refinement passes after the first pass.
+        at_fns: optional AT `DecodingFns` to rank the candidates.
+        return_details: also return the chosen lengths, scores and passes.
+    """
+    beam = tf.shape(lengths)[1]
+    batch = tf.shape(lengths)[0]
+    if fns.length_predictor is None:
+        # Decode the maximum length and cut at the first EOS.
+        tokens, log_probs, passes = mask_predict(fns, state, valid, iterations, [PAD_ID, BOS_ID])
+        outputs = _cut_at_first_eos(tokens)
+        outputs = tf.pad(outputs, [[0, 0], [0, 1]])
+        if return_details:
+            return outputs, {"lengths": tf.reduce_sum(tf.cast(outputs > EOS_ID, tf.int32), 1),
+                             "passes": passes}
+        return outputs
+    flat_lengths = tf.reshape(lengths, [-1])
+    flat_state = _repeat_state(state, beam)
+    tokens, log_probs, passes = mask_predict(fns, flat_state, valid, iterations,
+                                             [PAD_ID, BOS_ID, EOS_ID])
+    candidates = _with_eos(tokens, flat_lengths)
+    if at_fns is not None:
+        scores = at_sequence_scores(at_fns, flat_state["source_ids"], candidates)
+    else:
+        scores = tf.reduce_sum(log_probs, 1) / tf.cast(tf.maximum(flat_lengths, 1), tf.float32)
+    scores = tf.reshape(scores, [batch, beam])
+    best = tf.argmax(scores, axis=1, output_type=tf.int32)
+    pick = tf.range(batch) * beam + best
+    outputs = tf.gather(candidates, pick)
+    if return_details:
+        return outputs, {"lengths": tf.gather(flat_lengths, pick), "scores": scores,
+                         "passes": tf.gather(passes, pick)}
+    return outputs
+
+
 def nat_decode(fns, source_ids, iterations=0, length_beam=1, length_a=10.0, length_b=2.0,
                at_fns=None, return_details=False):
     """Decodes a NAT model: one pass (`iterations=0`) or mask-predict, over a length beam.
+
+    `nat_plan`, then `nat_fill` over `decode_width` positions. The width
+    depends on the predicted lengths, so this composition does not compile
+    as one XLA program; `NATGenerator` compiles the two stages separately.
 
     Args:
         fns: `NATDecodingFns` of a NAT model.
@@ -218,44 +312,18 @@ def nat_decode(fns, source_ids, iterations=0, length_beam=1, length_a=10.0, leng
             candidates' scores and the passes used.
 
     Returns:
-        int32 `[batch, width]` ids in the AT layout (tokens, EOS, 0...).
+        int32 `[batch, width + 1]` ids in the AT layout (tokens, EOS, 0...).
+
+    Example:
+    >>> ids = nat_decode(NATDecodingFns(model, config), source_ids, iterations=4)
     """
     source_ids = tf.convert_to_tensor(source_ids, tf.int32)
-    batch = tf.shape(source_ids)[0]
+    state, lengths = nat_plan(fns, source_ids, length_beam, length_a, length_b)
     capacity = decode_capacity(source_ids, length_a, length_b, fns.max_target_length - 1)
-    state = fns.encode(source_ids)
-    positions = tf.range(capacity)[None, :]
-    if fns.length_predictor is None:
-        # Decode the maximum length and cut at the first EOS.
-        limits = per_sequence_limits(source_ids, length_a, length_b, capacity)
-        valid = positions < limits[:, None]
-        tokens, log_probs, passes = mask_predict(fns, state, valid, iterations, [PAD_ID, BOS_ID])
-        outputs = _cut_at_first_eos(tokens)
-        outputs = tf.pad(outputs, [[0, 0], [0, 1]])
-        if return_details:
-            return outputs, {"lengths": tf.reduce_sum(tf.cast(outputs > EOS_ID, tf.int32), 1),
-                             "passes": passes}
-        return outputs
-    beam = int(length_beam)
-    lengths = candidate_lengths(fns, state, beam, capacity)          # [batch, beam]
-    flat_lengths = tf.reshape(lengths, [-1])
-    flat_state = _repeat_state(state, beam)
-    valid = positions < flat_lengths[:, None]
-    tokens, log_probs, passes = mask_predict(fns, flat_state, valid, iterations,
-                                             [PAD_ID, BOS_ID, EOS_ID])
-    candidates = _with_eos(tokens, flat_lengths)
-    if at_fns is not None and beam > 1:
-        scores = at_sequence_scores(at_fns, flat_state["source_ids"], candidates)
-    else:
-        scores = tf.reduce_sum(log_probs, 1) / tf.cast(tf.maximum(flat_lengths, 1), tf.float32)
-    scores = tf.reshape(scores, [batch, beam])
-    best = tf.argmax(scores, axis=1, output_type=tf.int32)
-    pick = tf.range(batch) * beam + best
-    outputs = tf.gather(candidates, pick)
-    if return_details:
-        return outputs, {"lengths": tf.gather(flat_lengths, pick), "scores": scores,
-                         "passes": tf.gather(passes, pick)}
-    return outputs
+    valid = length_mask(lengths, decode_width(lengths, capacity))
+    if int(length_beam) == 1:
+        at_fns = None  # one candidate: nothing to rank
+    return nat_fill(fns, state, lengths, valid, iterations, at_fns, return_details)
 
 
 def ctc_collapse(frame_ids):

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from keras_transformer.decoding import nat as nat_lib
 from keras_transformer.decoding.generator import IDS_SPEC, Seq2SeqGenerator
+from keras_transformer.decoding.lengths import decode_capacity
 from keras_transformer.decoding.model_fns import DecodingFns
 from keras_transformer.models.nat import num_length_classes
 
@@ -61,12 +62,32 @@ class NATGenerator:
             raise ValueError("rescore=True needs an AT model (at_model=...)")
         at_fns = self.at_fns if rescore else None
 
-        def run(ids):
-            return nat_lib.nat_decode(self.fns, ids, iterations, length_beam,
-                                      self.config.decode_length_a, self.config.decode_length_b,
-                                      at_fns=at_fns)
+        if length_beam == 1:
+            at_fns = None  # one candidate: nothing to rank
+        key = ("nat", iterations, length_beam, at_fns is not None)
+        if key not in self._functions:
+            # Two compiled stages joined by plain TF: the decoder width is the
+            # batch's longest predicted length, known only after the first.
+            plan = tf.function(
+                lambda ids: nat_lib.nat_plan(self.fns, ids, length_beam,
+                                             self.config.decode_length_a,
+                                             self.config.decode_length_b),
+                jit_compile=self.jit_compile)
+            fill = tf.function(
+                lambda state, lengths, valid: nat_lib.nat_fill(
+                    self.fns, state, lengths, valid, iterations, at_fns),
+                jit_compile=self.jit_compile)
 
-        return self._function(("nat", iterations, length_beam, bool(rescore)), run)(source_ids)
+            def run(ids):
+                state, lengths = plan(ids)
+                capacity = decode_capacity(ids, self.config.decode_length_a,
+                                           self.config.decode_length_b,
+                                           self.config.max_target_length - 1)
+                valid = nat_lib.length_mask(lengths, nat_lib.decode_width(lengths, capacity))
+                return fill(state, lengths, valid)
+
+            self._functions[key] = tf.function(run, input_signature=[IDS_SPEC])
+        return self._functions[key](source_ids)
 
     def _function(self, key, fn):
         if key not in self._functions:
