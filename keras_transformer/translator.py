@@ -2,7 +2,7 @@
 
 import time
 
-from keras_transformer.data.pipeline import pad_sequences
+from keras_transformer.data.pipeline import SOURCE_LENGTH_BUCKET, bucketed_source_width, pad_sequences
 
 AT_DECODERS = ("greedy", "beam", "sample")
 DECODERS = AT_DECODERS + ("nat",)
@@ -85,16 +85,11 @@ class Translator:
         return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile,
                    rescorer=rescorer)
 
-    # XLA compiles the decoding loop once per input shape. Padding the source
-    # width up to a multiple of this keeps the number of compilations small
-    # for sentences of many lengths; padding never changes an output (tested:
-    # padded positions are masked and output limits use the true lengths).
-    LENGTH_BUCKET = 8
+    LENGTH_BUCKET = SOURCE_LENGTH_BUCKET  # see data/pipeline.py
 
     def _bucket_width(self, chunk, encoded):
         longest = max(len(encoded[i]) for i in chunk)
-        width = -(-longest // self.LENGTH_BUCKET) * self.LENGTH_BUCKET
-        return max(longest, min(width, self.config.max_source_length))
+        return bucketed_source_width(longest, self.config.max_source_length, self.LENGTH_BUCKET)
 
     def encode(self, texts, truncate=False):
         if isinstance(texts, str):

@@ -9,6 +9,26 @@ import numpy as np
 from keras_transformer.text.vocabulary import BOS_ID, EOS_ID, PAD_ID
 
 
+# XLA compiles a decoding program per input shape. Padding source widths up to
+# a multiple of this keeps the programs few for inputs of many lengths (in
+# process and inside exported SavedModels); padding never changes an output:
+# padded positions are masked and output limits use the true lengths (tested).
+SOURCE_LENGTH_BUCKET = 8
+
+
+def bucketed_source_width(longest, max_source_length, bucket=SOURCE_LENGTH_BUCKET):
+    """`longest` rounded up to `bucket`, but not past `max_source_length` (nor below `longest`).
+
+    Works on Python ints and on scalar tensors alike.
+    """
+    width = (longest + bucket - 1) // bucket * bucket
+    if isinstance(longest, int):
+        return max(longest, min(width, max_source_length))
+    import tensorflow as tf
+
+    return tf.maximum(longest, tf.minimum(width, max_source_length))
+
+
 def pad_sequences(sequences, length=None):
     """Right-pads int sequences with 0 into an int32 `[batch, length]` array."""
     length = length or max((len(s) for s in sequences), default=0)

@@ -27,6 +27,7 @@ import os
 
 import tensorflow as tf
 
+from keras_transformer.data.pipeline import bucketed_source_width
 from keras_transformer.text.vocabulary import EOS_ID, PAD_ID
 
 # Unknown-rank specs on purpose: a loaded signature does not check shapes, so
@@ -84,7 +85,9 @@ class TextCodec(tf.Module):
         """`[batch]` strings -> int32 `[batch, length]` ids (0-padded, at least 1 column)."""
         ragged = self.source.tokenize(texts)[:, :self.max_source_length]
         ids = ragged.to_tensor(default_value=PAD_ID)
-        width = tf.maximum(tf.shape(ids)[1], 1)
+        # Bucketed like the in-process Translator: a server sees few shapes,
+        # so the XLA loops compile a few programs instead of one per length.
+        width = bucketed_source_width(tf.maximum(tf.shape(ids)[1], 1), self.max_source_length)
         return tf.pad(ids, [[0, 0], [0, width - tf.shape(ids)[1]]])
 
     def decode(self, ids, source_ids):
