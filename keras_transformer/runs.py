@@ -139,6 +139,8 @@ def _learning_rate_logger():
 
 def _saved_epoch(run_dir):
     """The number of epochs a run has finished, from its state file."""
+    if not os.path.isdir(run_dir):
+        raise RunError(f"run directory not found: {run_dir}")
     try:
         with open(os.path.join(run_dir, STATE)) as f:
             state = json.load(f)
@@ -230,6 +232,8 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
             model = compile_model(build_model(config), config)
 
     def dataset(pairs, shuffle):
+        # Validation keeps the config's seed, so its figures compare across resumes.
+        data_seed = seed if shuffle else config.seed
         pair_filter = None
         if config.model_type == "ctc":
             from keras_transformer.data.nat_pipeline import ctc_pair_filter
@@ -239,12 +243,12 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
                                target_vocab, config.batch_size,
                                max_source_length=config.max_source_length,
                                max_target_length=config.max_target_length,
-                               shuffle=shuffle, seed=seed, pair_filter=pair_filter)
+                               shuffle=shuffle, seed=data_seed, pair_filter=pair_filter)
         if config.model_type == "at":
             return batches
         from keras_transformer.data.nat_pipeline import nat_batches
 
-        return nat_batches(batches, config, training=shuffle, seed=seed)
+        return nat_batches(batches, config, training=shuffle, seed=data_seed)
 
     train_ds = dataset(data.train, True)
     if resume or config.cooldown_epochs:
