@@ -85,6 +85,8 @@ G2P_SETTINGS = {
     "NAT length beam 3, AT rescoring": ("nat", {"length_beam": 3, "rescore": True}),
     "NAT mask-predict 4": ("nat", {"iterations": 4}),
     "NAT mask-predict 10": ("nat", {"iterations": 10}),
+    "NAT length beam 5, mask-predict 4, AT rescoring": (
+        "nat", {"length_beam": 5, "iterations": 4, "rescore": True}),
     "CTC NAT": ("ctc", {}),
 }
 
