@@ -21,6 +21,25 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def paired_median_ms(reference, candidate, inputs, repeats=3):
+    """Medians of two functions timed alternately on the same inputs.
+
+    Alternating call by call means a background load slows both alike,
+    instead of biasing whichever ran second (the machine is often shared).
+    """
+    for item in inputs:
+        reference(item)
+        candidate(item)
+    times = ([], [])
+    for _ in range(repeats):
+        for item in inputs:
+            for fn, out in zip((reference, candidate), times):
+                start = time.perf_counter()
+                fn(item)
+                out.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def median_ms(fn, inputs):
     # Steady state, as a server sees it: every input shape runs once first, so
     # no XLA compile lands in the timed calls.
@@ -71,8 +90,8 @@ def main():
             return signature(text=tf.constant(texts))
 
         for name, inputs in (("batch 1", singles), ("batch 64", batches)):
-            ours = median_ms(lambda texts: translator.translate(texts), inputs)
-            exported = median_ms(via_saved_model, inputs)
+            ours, exported = paired_median_ms(lambda texts: translator.translate(texts),
+                                              via_saved_model, inputs)
             rows.append((f"SavedModel `translate_{kind}` vs in-process, {name}", ours, exported))
         files = {}
         for quantization in ("none", "int8"):
