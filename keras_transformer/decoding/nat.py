@@ -276,7 +276,7 @@ def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_detai
     tokens, log_probs, passes = mask_predict(fns, flat_state, valid, iterations,
                                              [PAD_ID, BOS_ID, EOS_ID])
     candidates = _with_eos(tokens, flat_lengths)
-    if at_fns is not None:
+    if at_fns is not None and lengths.shape[1] != 1:  # one candidate: nothing to rank
         scores = at_sequence_scores(at_fns, flat_state["source_ids"], candidates)
     else:
         scores = tf.reduce_sum(log_probs, 1) / tf.cast(tf.maximum(flat_lengths, 1), tf.float32)
@@ -321,8 +321,6 @@ def nat_decode(fns, source_ids, iterations=0, length_beam=1, length_a=10.0, leng
     state, lengths = nat_plan(fns, source_ids, length_beam, length_a, length_b)
     capacity = decode_capacity(source_ids, length_a, length_b, fns.max_target_length - 1)
     valid = length_mask(lengths, decode_width(lengths, capacity))
-    if int(length_beam) == 1:
-        at_fns = None  # one candidate: nothing to rank
     return nat_fill(fns, state, lengths, valid, iterations, at_fns, return_details)
 
 

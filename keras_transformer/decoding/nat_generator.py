@@ -62,8 +62,6 @@ class NATGenerator:
             raise ValueError("rescore=True needs an AT model (at_model=...)")
         at_fns = self.at_fns if rescore else None
 
-        if length_beam == 1:
-            at_fns = None  # one candidate: nothing to rank
         key = ("nat", iterations, length_beam, at_fns is not None)
         if key not in self._functions:
             # Two compiled stages joined by plain TF: the decoder width is the
