@@ -89,7 +89,8 @@ def _decode_kwargs(args):
 def _translator(args):
     from keras_transformer.translator import Translator
 
-    return Translator.from_run(args.run, rescore_run=args.rescore_run)
+    return Translator.from_run(args.run, rescore_run=args.rescore_run,
+                               ensemble_runs=args.ensemble or ())
 
 
 def cmd_evaluate(args):
@@ -176,6 +177,8 @@ def _translate_with_saved_model(args, texts):
 def cmd_translate(args):
     if bool(args.run) == bool(args.model):
         raise CLIError("give one of --run (a training run) or --model (an exported SavedModel)")
+    if args.model and args.ensemble:
+        raise CLIError("--ensemble decodes training runs; it cannot extend an exported --model")
     texts = args.inputs if args.inputs else [line.rstrip("\n") for line in sys.stdin]
     if args.model:
         outputs = _translate_with_saved_model(args, texts)
@@ -356,6 +359,9 @@ def _add_decode_options(parser):
                         help="NAT: candidate lengths decoded in parallel")
     parser.add_argument("--rescore-run", default=None,
                         help="NAT: an AT run that rescores the length-beam candidates")
+    parser.add_argument("--ensemble", nargs="+", default=None, metavar="RUN",
+                        help="AT: more runs with the same vocabularies, decoded together "
+                             "with --run (next-token probabilities averaged)")
 
 
 def build_parser():

@@ -33,6 +33,8 @@ class Translator:
         jit_compile: XLA-compile the decoding loops.
         rescorer: optional AT model with the same vocabularies, to rescore
             a NAT model's length-beam candidates.
+        ensemble: more AT models with the same vocabularies, decoded
+            together with `model` (next-token probabilities averaged).
 
     Example:
     >>> translator = Translator.from_run("runs/g2p")
@@ -41,15 +43,17 @@ class Translator:
     """
 
     def __init__(self, model, config, source_vocab, target_vocab, jit_compile=True,
-                 rescorer=None):
+                 rescorer=None, ensemble=()):
         self.model = model
         self.config = config
         self.source_vocab = source_vocab
         self.target_vocab = target_vocab
+        if ensemble and config.model_type != "at":
+            raise ValueError("only AT models decode as an ensemble")
         if config.model_type == "at":
             from keras_transformer.decoding import Seq2SeqGenerator
 
-            self.generator = Seq2SeqGenerator(model, config.decode_length_a,
+            self.generator = Seq2SeqGenerator([model, *ensemble], config.decode_length_a,
                                               config.decode_length_b, jit_compile=jit_compile)
         else:
             from keras_transformer.decoding.nat_generator import NATGenerator
@@ -62,7 +66,7 @@ class Translator:
         return "greedy" if self.config.model_type == "at" else "nat"
 
     @classmethod
-    def from_run(cls, run_dir, jit_compile=True, rescore_run=None):
+    def from_run(cls, run_dir, jit_compile=True, rescore_run=None, ensemble_runs=()):
         """Loads a run for inference, in float32 whatever policy it trained under.
 
         Args:
@@ -70,20 +74,24 @@ class Translator:
             jit_compile: XLA-compile decoding.
             rescore_run: an AT run with the same vocabularies whose model
                 rescores a NAT model's length-beam candidates.
+            ensemble_runs: more AT runs with the same vocabularies, decoded
+                as an ensemble with `run_dir` (its config sets the length
+                limits and decoding defaults).
         """
         model, config, source_vocab, target_vocab = load_float32_run(run_dir)
         rescorer = None
         if rescore_run:
             if config.model_type != "nat":
                 raise ValueError("rescoring needs a NAT model with a length predictor")
-            rescorer, at_config, at_source, at_target = load_float32_run(rescore_run)
-            if at_config.model_type != "at":
-                raise ValueError(f"the rescoring run {rescore_run} is not an AT model")
-            if (at_source.id_to_token != source_vocab.id_to_token
-                    or at_target.id_to_token != target_vocab.id_to_token):
-                raise ValueError(f"the rescoring run {rescore_run} has other vocabularies")
+            rescorer = _load_companion_at_run(rescore_run, source_vocab, target_vocab,
+                                              "rescoring")
+        if ensemble_runs and config.model_type != "at":
+            raise ValueError(f"only AT models decode as an ensemble; {run_dir} is "
+                             f"{config.model_type.upper()}")
+        ensemble = [_load_companion_at_run(other, source_vocab, target_vocab, "ensemble")
+                    for other in ensemble_runs]
         return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile,
-                   rescorer=rescorer)
+                   rescorer=rescorer, ensemble=ensemble)
 
     LENGTH_BUCKET = SOURCE_LENGTH_BUCKET  # see data/pipeline.py
 
@@ -168,6 +176,17 @@ class Translator:
                     results[index] = [(self.target_vocab.decode(outputs[row][k]),
                                        float(scores[row][k])) for k in range(num_return)]
         return results
+
+
+def _load_companion_at_run(run_dir, source_vocab, target_vocab, role):
+    """The float32 model of an AT run that must share a main run's vocabularies."""
+    model, config, other_source, other_target = load_float32_run(run_dir)
+    if config.model_type != "at":
+        raise ValueError(f"the {role} run {run_dir} is not an AT model")
+    if (other_source.id_to_token != source_vocab.id_to_token
+            or other_target.id_to_token != target_vocab.id_to_token):
+        raise ValueError(f"the {role} run {run_dir} has other vocabularies")
+    return model
 
 
 def load_float32_run(run_dir, dtype_policy="float32"):

@@ -102,6 +102,19 @@ def test_evaluate_reports_wer_and_per(tiny_run):
     assert "WER:" in result.stdout and "PER:" in result.stdout
 
 
+def test_a_run_ensembled_with_itself_translates_like_the_run(tiny_run):
+    _, _, run = tiny_run
+    alone = run_cli("translate", "--run", str(run), "cat", "tab", "bat")
+    together = run_cli("translate", "--run", str(run), "--ensemble", str(run), "--",
+                       "cat", "tab", "bat")
+    assert alone.returncode == 0 and together.returncode == 0, together.stderr[-3000:]
+    assert together.stdout == alone.stdout
+    assert_one_line_error(run_cli("translate", "--model", "saved_models/g2p_at", "--ensemble",
+                                  str(run), "--", "cat"), "--ensemble")
+    assert_one_line_error(run_cli("translate", "--run", str(run), "--ensemble", "nowhere",
+                                  "--", "cat"), "run directory not found")
+
+
 def test_bad_inputs_give_one_line_errors(tiny_run, tmp_path):
     root, config, run = tiny_run
     assert_one_line_error(run_cli("train", "--run", "x", "--bogus"), "unrecognized arguments")

@@ -4,8 +4,9 @@ Written here rather than taken from keras-hub because keras-hub's
 `BeamSampler` has no length penalty, no finished-hypothesis set and no
 n-best output. The layout follows the classic alive/finished formulation
 (Wu et al. 2016; TF Model Garden): at each step the `2 * beam` best
-extensions are scored; those ending in EOS (or at the length limit) compete
-for the finished set by `log_prob / ((5 + len) / 6) ** alpha`, the others
+extensions are scored; those among the best `beam` that end in EOS (or at
+the length limit) compete for the finished set by
+`log_prob / ((5 + len) / 6) ** alpha`, and the best `beam` that do not end
 form the next alive beam. Decoding stops for a source once no alive
 hypothesis can beat its worst finished one.
 """
@@ -41,7 +42,7 @@ def beam_search(fns, source_ids, beam_size, alpha, length_a, length_b):
     """Beam search over a trained model's cached `step`.
 
     Args:
-        fns: `DecodingFns`.
+        fns: `DecodingFns` (or `EnsembleDecodingFns`).
         source_ids: int32 `[batch, source_len]`.
         beam_size: Python int, hypotheses kept per source.
         alpha: length-penalty exponent (0 = plain log-probability).
@@ -61,7 +62,9 @@ def beam_search(fns, source_ids, beam_size, alpha, length_a, length_b):
     memory, source_mask = fns.encode(source_ids)
     cross_cache = [_tile_beams(c, beam_size) for c in fns.cross_attention_cache(memory)]
     source_mask = _tile_beams(source_mask, beam_size)
-    cache = fns.initial_cache(_tile_beams(memory, beam_size), capacity)  # per layer [b*k, ...]
+    # `memory` is one tensor, or a list of them for an ensemble.
+    tiled_memory = tf.nest.map_structure(lambda states: _tile_beams(states, beam_size), memory)
+    cache = fns.initial_cache(tiled_memory, capacity)  # per layer [b*k, ...]
     vocab = fns.vocab_size
     eos = tf.constant(fns.eos_id, tf.int32)
 
@@ -111,10 +114,15 @@ def beam_search(fns, source_ids, beam_size, alpha, length_a, length_b):
         new_cache = [_flatten_beams(tf.gather(_merge_beams(c, batch, beam_size), alive_beams,
                                               batch_dims=1)) for c in cache]
         # Finished: merge the candidates that end here with the old finished set.
-        ended_scores = tf.where(ends, top_log_probs / length_penalty(index + 1, alpha), NEG_INF)
+        # Only endings ranked within the top k count (as in fairseq): an EOS that
+        # is merely the runner-up of a beam must not finish it, or beam 1 would
+        # stop where greedy decoding goes on.
+        finalize = tf.logical_and(ends, tf.range(2 * beam_size)[None, :] < beam_size)
+        ended_scores = tf.where(finalize, top_log_probs / length_penalty(index + 1, alpha),
+                                NEG_INF)
         pool_seq = tf.concat([finished_seq, top_seq], 1)
         pool_scores = tf.concat([finished_scores, ended_scores], 1)
-        pool_flags = tf.concat([finished_flags, ends], 1)
+        pool_flags = tf.concat([finished_flags, finalize], 1)
         new_finished_scores, pick = tf.math.top_k(pool_scores, k=beam_size)
         new_finished_seq = tf.gather(pool_seq, pick, batch_dims=1)
         new_finished_flags = tf.gather(pool_flags, pick, batch_dims=1)

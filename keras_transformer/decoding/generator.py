@@ -10,16 +10,19 @@ import tensorflow as tf
 
 from keras_transformer.decoding import beam as beam_lib
 from keras_transformer.decoding import greedy as greedy_lib
+from keras_transformer.decoding.ensemble import EnsembleDecodingFns
 from keras_transformer.decoding.model_fns import DecodingFns
 
 IDS_SPEC = tf.TensorSpec([None, None], tf.int32, name="source_ids")
 
 
 class Seq2SeqGenerator:
-    """Greedy, beam and sampling decoders over one trained AT model.
+    """Greedy, beam and sampling decoders over a trained AT model or an ensemble.
 
     Args:
-        model: a model from `build_seq2seq_model`.
+        model: a model from `build_seq2seq_model`, or a list of such models
+            with the same vocabularies, decoded as an ensemble (their
+            next-token probabilities averaged at every step).
         length_a, length_b: outputs are at most `a + b * source_len` tokens.
         jit_compile: compile the loops with XLA (20-35x faster on CPU for
             small models; see BENCHMARKS.md).
@@ -31,7 +34,10 @@ class Seq2SeqGenerator:
     """
 
     def __init__(self, model, length_a=10, length_b=2.0, jit_compile=True):
-        self.fns = DecodingFns(model)
+        if isinstance(model, (list, tuple)):
+            self.fns = EnsembleDecodingFns(model) if len(model) > 1 else DecodingFns(model[0])
+        else:
+            self.fns = DecodingFns(model)
         self.length_a = float(length_a)
         self.length_b = float(length_b)
         self.jit_compile = jit_compile
