@@ -68,7 +68,7 @@ def cmd_train(args):
     callbacks = [TimeBudget(args.max_minutes)] if args.max_minutes else []
     train_run(config, data_config, args.run, resume=args.resume, tensorboard=args.tensorboard,
               verbose=args.verbose, extra_callbacks=callbacks,
-              keep_checkpoints=args.keep_checkpoints)
+              keep_checkpoints=args.keep_checkpoints, init_from=args.init_from)
     print(f"trained run saved in {args.run}")
 
 
@@ -379,6 +379,10 @@ def build_parser():
     train.add_argument("--max-minutes", type=float, default=0, help="stop after this long")
     train.add_argument("--keep-checkpoints", type=int, default=0, metavar="N",
                        help="also keep the weights of the last N epochs (for `average`)")
+    train.add_argument("--init-from", metavar="RUN", default=None,
+                       help="start a new run from the layers of a trained run with the same "
+                            "names and shapes (e.g. a NAT student from its AT teacher; needs "
+                            "--set data.vocab_from=RUN)")
     train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     train.set_defaults(func=cmd_train)
 

@@ -163,7 +163,7 @@ def _count_batches(dataset):
 
 
 def train_run(config, data_config, run_dir, resume=False, tensorboard=False, verbose=1,
-              strategy=None, extra_callbacks=(), keep_checkpoints=0):
+              strategy=None, extra_callbacks=(), keep_checkpoints=0, init_from=None):
     """Trains (or resumes) a run with `model.fit`; returns the Keras `History`.
 
     Args:
@@ -177,6 +177,10 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
         extra_callbacks: more Keras callbacks (e.g. a time budget).
         keep_checkpoints: also keep the weights of the last N epochs in
             `run_dir/epochs/`, for `average_checkpoints`.
+        init_from: a trained run whose matching layers (same name and
+            shapes, e.g. an AT teacher's encoder for a NAT student) start
+            this new run; the vocabularies must be the same. Recorded in
+            `run_dir/init_from.json`.
     """
     import keras
 
@@ -193,6 +197,11 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
             or keep_checkpoints < 0:
         raise ConfigError(f"keep_checkpoints must be a non-negative integer, "
                           f"got {keep_checkpoints!r}")
+    if init_from and resume:
+        raise RunError("--init-from starts a new run; a resumed run continues from its own "
+                       "checkpoint")
+    if init_from and not os.path.isdir(init_from):
+        raise RunError(f"--init-from: run directory not found: {init_from}")
     initial_epoch = _saved_epoch(run_dir) if resume else 0
     # A resumed run continues with fresh randomness (shuffle order, dropout
     # masks) rather than replaying those of its first epochs.
@@ -230,6 +239,12 @@ def train_run(config, data_config, run_dir, resume=False, tensorboard=False, ver
                 model = compile_model(build_model(config), config)
         else:
             model = compile_model(build_model(config), config)
+        if init_from:
+            from keras_transformer.warm_start import warm_start
+
+            copied = warm_start(model, run_dir, init_from, source_vocab, target_vocab)
+            if verbose:
+                print(f"initialised {', '.join(copied)} from {init_from}")
 
     def dataset(pairs, shuffle):
         # Validation keeps the config's seed, so its figures compare across resumes.

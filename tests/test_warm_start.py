@@ -1,0 +1,99 @@
+"""`train --init-from`: a new run starts from another run's matching layers."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+from test_cli import DICTIONARY, assert_one_line_error, run_cli
+
+from keras_transformer.models import build_model
+from keras_transformer.runs import RunError, load_run, train_run
+from keras_transformer.tasks import DataConfig
+from keras_transformer.warm_start import WarmStartError, copy_matching_layers, warm_start
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    root = tmp_path_factory.mktemp("warm")
+    dictionary = root / "tiny.dict"
+    dictionary.write_text(DICTIONARY * 10)
+    data = DataConfig(task="g2p", train=str(dictionary), test=str(dictionary), dev_fraction=0.0)
+    config = tiny_config(d_model=16, num_heads=2, ff_dim=32, num_encoder_layers=1,
+                         num_decoder_layers=1, batch_size=8, epochs=1, max_source_length=12,
+                         max_target_length=12)
+    train_run(config, data, str(root / "teacher"), verbose=0)
+    return root, config, data
+
+
+def _weights(layer):
+    return [np.asarray(w) for w in layer.get_weights()]
+
+
+def test_a_nat_student_copies_the_teachers_encoder_and_decoder(teacher):
+    root, config, _ = teacher
+    trained, saved, _, source_vocab, target_vocab = load_run(str(root / "teacher"))
+    student = build_model(saved.replace(model_type="nat"))
+    before = _weights(student.get_layer("length_predictor"))
+    run_dir = root / "student_dir"
+    run_dir.mkdir()
+    copied = warm_start(student, str(run_dir), str(root / "teacher"), source_vocab, target_vocab)
+    assert {"source_embedding", "encoder", "decoder"} <= set(copied)
+    for name in ("encoder", "decoder", "source_embedding"):
+        for mine, theirs in zip(_weights(student.get_layer(name)),
+                                _weights(trained.get_layer(name))):
+            np.testing.assert_array_equal(mine, theirs)
+    # A layer the teacher does not have keeps its fresh initialisation.
+    for mine, fresh in zip(_weights(student.get_layer("length_predictor")), before):
+        np.testing.assert_array_equal(mine, fresh)
+    record = json.loads((run_dir / "init_from.json").read_text())
+    assert record["copied"] == copied
+
+
+def test_layers_of_other_shapes_are_skipped_not_forced(teacher):
+    root, _, _ = teacher
+    trained, saved, _, _, _ = load_run(str(root / "teacher"))
+    deeper = build_model(saved.replace(num_decoder_layers=2))
+    copied, skipped = copy_matching_layers(deeper, trained)
+    assert "decoder" in skipped and "decoder" not in copied
+    assert "encoder" in copied
+
+
+def test_other_vocabularies_are_refused(teacher, tmp_path):
+    root, _, _ = teacher
+    _, saved, _, source_vocab, target_vocab = load_run(str(root / "teacher"))
+    from keras_transformer.text.vocabulary import Vocabulary
+
+    other = Vocabulary(list("xyz"))
+    with pytest.raises(WarmStartError, match="vocab_from"):
+        warm_start(build_model(saved), str(tmp_path), str(root / "teacher"), other,
+                   target_vocab)
+
+
+def test_init_from_cannot_resume_and_must_exist(teacher):
+    root, config, data = teacher
+    with pytest.raises(RunError, match="new run"):
+        train_run(config, data, str(root / "teacher"), resume=True,
+                  init_from=str(root / "teacher"), verbose=0)
+    with pytest.raises(RunError, match="not found"):
+        train_run(config, data, str(root / "x"), init_from=str(root / "nowhere"), verbose=0)
+
+
+def test_train_init_from_on_the_command_line(teacher):
+    root, _, data = teacher
+    student = root / "cli_student"
+    result = run_cli("train", "--run", str(student), "--init-from", str(root / "teacher"),
+                     "--set", "model_type=nat", "--set", "d_model=16", "--set", "num_heads=2",
+                     "--set", "ff_dim=32", "--set", "num_encoder_layers=1",
+                     "--set", "num_decoder_layers=1", "--set", "epochs=1",
+                     "--set", "max_source_length=12", "--set", "max_target_length=12",
+                     "--set", "batch_size=8", "--set", f"data.train={data.train}",
+                     "--set", "data.dev_fraction=0.0",
+                     "--set", f"data.vocab_from={root / 'teacher'}", "--verbose", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "encoder" in json.loads((student / "init_from.json").read_text())["copied"]
+    mismatched = run_cli("train", "--run", str(root / "cli_bad"), "--init-from",
+                         str(root / "teacher"), "--set", f"data.train={data.train}",
+                         "--set", "data.dev_fraction=0.0", "--set", "max_source_length=12",
+                         "--set", "max_target_length=12", "--verbose", "0")
+    assert_one_line_error(mismatched, "no layer has the same name and shapes")
