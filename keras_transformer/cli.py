@@ -226,9 +226,12 @@ def cmd_export(args):
         raise CLIError("--options must be a JSON object, e.g. '{\"beam_size\": 4}'")
     if args.format == "saved_model":
         names = export_run(args.checkpoint, args.output, decoder=args.decoder,
-                           jit_compile=not args.no_xla, precision=args.precision, **options)
+                           jit_compile=not args.no_xla, precision=args.precision,
+                           ensemble_runs=args.ensemble or (), **options)
         print(f"wrote SavedModel {args.output} with signatures: {', '.join(names)}")
     else:
+        if args.ensemble:
+            raise CLIError("--ensemble exports SavedModels only; a .tflite file holds one model")
         from keras_transformer.export.tflite import export_tflite_run
 
         files = export_tflite_run(args.checkpoint, args.output, quantization=args.quantize,
@@ -444,6 +447,9 @@ def build_parser():
     export.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                         help="SavedModel weights and compute (bfloat16 halves the size)")
     export.add_argument("--no-xla", action="store_true", help="do not XLA-compile the loops")
+    export.add_argument("--ensemble", nargs="+", default=None, metavar="RUN",
+                        help="more AT runs with the same vocabularies, decoded together with "
+                             "--checkpoint by every signature (SavedModel only)")
     export.set_defaults(func=cmd_export)
 
     plot = sub.add_parser(

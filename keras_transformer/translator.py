@@ -83,12 +83,12 @@ class Translator:
         if rescore_run:
             if config.model_type != "nat":
                 raise ValueError("rescoring needs a NAT model with a length predictor")
-            rescorer = _load_companion_at_run(rescore_run, source_vocab, target_vocab,
+            rescorer = load_companion_at_run(rescore_run, source_vocab, target_vocab,
                                               "rescoring")
         if ensemble_runs and config.model_type != "at":
             raise ValueError(f"only AT models decode as an ensemble; {run_dir} is "
                              f"{config.model_type.upper()}")
-        ensemble = [_load_companion_at_run(other, source_vocab, target_vocab, "ensemble")
+        ensemble = [load_companion_at_run(other, source_vocab, target_vocab, "ensemble")
                     for other in ensemble_runs]
         return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile,
                    rescorer=rescorer, ensemble=ensemble)
@@ -178,9 +178,10 @@ class Translator:
         return results
 
 
-def _load_companion_at_run(run_dir, source_vocab, target_vocab, role):
-    """The float32 model of an AT run that must share a main run's vocabularies."""
-    model, config, other_source, other_target = load_float32_run(run_dir)
+def load_companion_at_run(run_dir, source_vocab, target_vocab, role, dtype_policy="float32"):
+    """The float32 (or `dtype_policy`) model of an AT run that must share a main
+    run's vocabularies."""
+    model, config, other_source, other_target = load_float32_run(run_dir, dtype_policy)
     if config.model_type != "at":
         raise ValueError(f"the {role} run {run_dir} is not an AT model")
     if (other_source.id_to_token != source_vocab.id_to_token

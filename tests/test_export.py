@@ -120,6 +120,26 @@ def test_nat_saved_model_matches_in_process_decoding_in_a_fresh_process(runs):
     assert out["translate_nat"]["output"] == expected == out["serving_default"]["output"]
 
 
+@pytest.mark.slow  # trains a third run and exports it: minutes
+def test_ensemble_saved_model_matches_in_process_ensemble_in_a_fresh_process(runs):
+    # A second AT run on the same data (same vocabularies), other weights.
+    other = trained_run(runs["root"], "at_other", seed=5, d_model=48)
+    path = str(runs["root"] / "sm_ensemble")
+    export_run(runs["at"], path, ensemble_runs=[other], beam_size=2)
+    translator = Translator.from_run(runs["at"], ensemble_runs=[other])
+    ids = pad_sequences(translator.encode(WORDS[2:], truncate=True))
+    out = fresh_process_outputs(path, WORDS, ids)
+    np.testing.assert_array_equal(out["translate_greedy_ids"]["output_ids"],
+                                  translator.generator.greedy(ids).numpy())
+    sequences, _ = translator.generator.beam_search(ids, 2)
+    np.testing.assert_array_equal(out["translate_beam_ids"]["output_ids"], sequences.numpy())
+    assert out["serving_default"]["output"] == translator.translate(WORDS, truncate=True)
+    with pytest.raises(ValueError, match="not an AT model"):
+        export_run(runs["at"], str(runs["root"] / "bad_ensemble"), ensemble_runs=[runs["nat"]])
+    with pytest.raises(ExportError, match="only AT"):
+        export_run(runs["nat"], str(runs["root"] / "bad_ensemble"), ensemble_runs=[other])
+
+
 def test_signatures_reject_wrong_dtypes_and_shapes(runs):
     import tensorflow as tf
 

@@ -9,6 +9,9 @@ from keras_transformer.runs import train_run
 from keras_transformer.tasks import load_task_data
 from keras_transformer.translator import Translator, evaluate_g2p
 
+# Minutes of training on CMUdict: run with `pytest -m slow` (CI runs both suites).
+pytestmark = pytest.mark.slow
+
 DEMO_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "keras_transformer", "configs", "g2p_demo.yaml")
 

@@ -103,14 +103,14 @@ class TextCodec(tf.Module):
         return tf.where(empty, tf.constant(""), texts)
 
 
-def _decoder_fns(model, config, options, jit_compile):
-    """`{name: ids -> outputs}` decoding functions of the model."""
+def _decoder_fns(model, config, options, jit_compile, ensemble=()):
+    """`{name: ids -> outputs}` decoding functions of the model (or ensemble)."""
     fns = {}
     if config.model_type == "at":
         from keras_transformer.decoding import Seq2SeqGenerator
 
-        generator = Seq2SeqGenerator(model, config.decode_length_a, config.decode_length_b,
-                                     jit_compile=jit_compile)
+        generator = Seq2SeqGenerator([model, *ensemble], config.decode_length_a,
+                                     config.decode_length_b, jit_compile=jit_compile)
         beam_size = options.get("beam_size", config.beam_size)
         alpha = options.get("length_penalty", config.length_penalty)
         top_k, top_p = options.get("top_k", 0), options.get("top_p", 1.0)
@@ -132,7 +132,7 @@ def _decoder_fns(model, config, options, jit_compile):
 
 
 def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=None,
-                       jit_compile=True, **options):
+                       jit_compile=True, ensemble=(), **options):
     """Writes a self-contained SavedModel of a trained model.
 
     Args:
@@ -143,6 +143,8 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
         decoder: the decoder behind `serving_default`: `greedy`, `beam` or
             `sample` for AT models (default `greedy`), `nat` for NAT/CTC.
         jit_compile: XLA-compile the decoding loops inside the SavedModel.
+        ensemble: more AT models with the same vocabularies, decoded together
+            with `model` by every signature (next-token probabilities averaged).
         **options: `beam_size`, `length_penalty`, `top_k`, `top_p` (AT) or
             `iterations`, `length_beam` (NAT) baked into the signatures.
 
@@ -161,7 +163,9 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
     if unknown:
         raise ExportError(f"unknown export option(s) for a {config.model_type.upper()} model: "
                           f"{', '.join(unknown)} (allowed: {', '.join(allowed)})")
-    decoders = _decoder_fns(model, config, options, jit_compile)
+    if ensemble and config.model_type != "at":
+        raise ExportError("only AT models export as an ensemble")
+    decoders = _decoder_fns(model, config, options, jit_compile, ensemble)
     decoder = decoder or ("greedy" if config.model_type == "at" else "nat")
     if decoder not in decoders:
         raise ExportError(f"a {config.model_type.upper()} model exports decoders "
@@ -244,7 +248,8 @@ def _id_outputs(kind, result, source_ids):
     return {"output_ids": tf.where(empty[:, None], eos_only[None, :], result)}
 
 
-def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32", **options):
+def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32",
+               ensemble_runs=(), **options):
     """Exports a training run as a SavedModel; returns the signature names.
 
     Args:
@@ -253,11 +258,17 @@ def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32
         decoder, jit_compile, **options: see `export_saved_model`.
         precision: `"float32"`, or `"bfloat16"` (weights and compute in
             bfloat16: half the file size; check its quality before shipping).
+        ensemble_runs: more AT runs with the same vocabularies to decode
+            together with `run_dir` (its config sets lengths and defaults).
     """
-    from keras_transformer.translator import load_float32_run
+    from keras_transformer.translator import load_companion_at_run, load_float32_run
 
     if precision not in ("float32", "bfloat16"):
         raise ExportError(f"precision must be float32 or bfloat16, got {precision!r}")
     model, config, source_vocab, target_vocab = load_float32_run(run_dir, precision)
+    if ensemble_runs and config.model_type != "at":
+        raise ExportError("only AT models export as an ensemble")
+    ensemble = [load_companion_at_run(other, source_vocab, target_vocab, "ensemble",
+                                       dtype_policy=precision) for other in ensemble_runs]
     return export_saved_model(model, config, source_vocab, target_vocab, path, decoder=decoder,
-                              jit_compile=jit_compile, **options)
+                              jit_compile=jit_compile, ensemble=ensemble, **options)
