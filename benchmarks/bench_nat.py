@@ -12,6 +12,7 @@ letters, after compiling) and batch 256 (whole test set, per batch). Each
 setting runs in its own process.
 
     python benchmarks/bench_nat.py --part synthetic
+    python benchmarks/bench_nat.py --part synthetic-tflite   # the same in LiteRT
     python benchmarks/bench_nat.py --part g2p --at-run runs/g2p_full \\
         --nat-run runs/g2p_nat --ctc-run runs/g2p_ctc
 """
@@ -75,6 +76,52 @@ def part_synthetic(repeats):
     print("|---|---|---|---|")
     for batch, name, ms, ratio in rows:
         print(f"| {batch} | {name} | {ms:.1f} | {ratio:.1f}x |")
+
+
+def part_synthetic_tflite(repeats):
+    """The synthetic comparison in the device runtime: the same untrained models
+    exported the way `export --format tflite` does (float32, builtin ops, no
+    XLA) and timed at batch 1 in LiteRT's interpreter."""
+    import tempfile
+
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_transformer import TransformerConfig
+    from keras_transformer.decoding import NATGenerator, Seq2SeqGenerator
+    from keras_transformer.export.tflite import SIGNATURE, _convert_in_subprocess, _ids_saved_model
+    from keras_transformer.models import build_model
+
+    base = dict(source_vocab_size=VOCAB, target_vocab_size=VOCAB, d_model=D_MODEL,
+                num_heads=HEADS, ff_dim=FF, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
+                max_source_length=64, max_target_length=64, decode_length_a=0,
+                decode_length_b=1.0)
+    at_config = TransformerConfig(**base)
+    at = build_model(at_config)
+    at_gen = Seq2SeqGenerator(at, 0, 1.0, jit_compile=False)
+    nat_config = TransformerConfig(**base, model_type="nat", length_prediction="none")
+    nat = build_model(nat_config)
+    nat_gen = NATGenerator(nat, nat_config, jit_compile=False)
+    decoders = {"AT greedy (cached, TFLite)": (at, at_config,
+                                               lambda ids: at_gen.greedy(ids, ignore_eos=True)),
+                "NAT one pass (TFLite)": (nat, nat_config,
+                                          lambda ids: nat_gen.decode(ids, iterations=0))}
+    source = np.random.default_rng(0).integers(4, VOCAB, size=(1, LENGTH)).astype("int32")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (model, config, decode) in decoders.items():
+            saved, path = os.path.join(tmp, "saved"), os.path.join(tmp, "model.tflite")
+            _ids_saved_model(model, config, saved, decode)
+            _convert_in_subprocess(saved, SIGNATURE, path, "none")
+            runner = Interpreter(model_path=path).get_signature_runner(SIGNATURE)
+            out = runner(source_ids=source)["output_ids"]
+            assert out.shape[1] >= LENGTH, out.shape  # NAT leaves room for EOS
+            results[name] = median_ms(lambda: runner(source_ids=source), repeats)
+    at_ms = results["AT greedy (cached, TFLite)"]
+    print("| batch | decoder (30 output positions) | ms | faster than AT greedy |")
+    print("|---|---|---|---|")
+    for name, ms in results.items():
+        print(f"| 1 | {name} | {ms:.2f} | {at_ms / ms:.1f}x |")
 
 
 G2P_SETTINGS = {
@@ -162,7 +209,8 @@ def part_g2p(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["synthetic", "g2p", "g2p-row"], required=True)
+    parser.add_argument("--part", choices=["synthetic", "synthetic-tflite", "g2p", "g2p-row"],
+                        required=True)
     parser.add_argument("--row", choices=sorted(G2P_SETTINGS), help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--at-run")
@@ -173,6 +221,8 @@ def main():
     args = parser.parse_args()
     if args.part == "synthetic":
         part_synthetic(args.repeats)
+    elif args.part == "synthetic-tflite":
+        part_synthetic_tflite(args.repeats)
     elif not args.at_run:
         parser.error("--part g2p needs --at-run")
     elif args.part == "g2p-row":
