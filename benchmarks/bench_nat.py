@@ -38,24 +38,31 @@ def median_ms(fn, repeats):
     return statistics.median(times)
 
 
+def _synthetic_config():
+    """The AT config both synthetic parts start from: outputs of exactly the
+    source length (`a = 0`, `b = 1`)."""
+    from keras_transformer import TransformerConfig
+
+    return TransformerConfig(
+        source_vocab_size=VOCAB, target_vocab_size=VOCAB, d_model=D_MODEL, num_heads=HEADS,
+        ff_dim=FF, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS, max_source_length=64,
+        max_target_length=64, decode_length_a=0, decode_length_b=1.0)
+
+
 def part_synthetic(repeats):
     import numpy as np
 
-    from keras_transformer import TransformerConfig
     from keras_transformer.decoding import NATGenerator, Seq2SeqGenerator
     from keras_transformer.models import build_model
 
-    base = dict(source_vocab_size=VOCAB, target_vocab_size=VOCAB, d_model=D_MODEL,
-                num_heads=HEADS, ff_dim=FF, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
-                max_source_length=64, max_target_length=64, decode_length_a=0,
-                decode_length_b=1.0)
+    base = _synthetic_config()
     rng = np.random.default_rng(0)
     rows = []
-    at = build_model(TransformerConfig(**base))
+    at = build_model(base)
     at_gen = Seq2SeqGenerator(at, 0, 1.0)
-    nat_config = TransformerConfig(**base, model_type="nat", length_prediction="none")
+    nat_config = base.replace(model_type="nat", length_prediction="none")
     nat_gen = NATGenerator(build_model(nat_config), nat_config)
-    ctc_config = TransformerConfig(**base, model_type="ctc", ctc_upsample=2)
+    ctc_config = base.replace(model_type="ctc", ctc_upsample=2)
     ctc_gen = NATGenerator(build_model(ctc_config), ctc_config)
     for batch in (1, 256):
         source = rng.integers(4, VOCAB, size=(batch, LENGTH)).astype("int32")
@@ -87,19 +94,14 @@ def part_synthetic_tflite(repeats):
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    from keras_transformer import TransformerConfig
     from keras_transformer.decoding import NATGenerator, Seq2SeqGenerator
     from keras_transformer.export.tflite import SIGNATURE, _convert_in_subprocess, _ids_saved_model
     from keras_transformer.models import build_model
 
-    base = dict(source_vocab_size=VOCAB, target_vocab_size=VOCAB, d_model=D_MODEL,
-                num_heads=HEADS, ff_dim=FF, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
-                max_source_length=64, max_target_length=64, decode_length_a=0,
-                decode_length_b=1.0)
-    at_config = TransformerConfig(**base)
+    at_config = _synthetic_config()
     at = build_model(at_config)
     at_gen = Seq2SeqGenerator(at, 0, 1.0, jit_compile=False)
-    nat_config = TransformerConfig(**base, model_type="nat", length_prediction="none")
+    nat_config = at_config.replace(model_type="nat", length_prediction="none")
     nat = build_model(nat_config)
     nat_gen = NATGenerator(nat, nat_config, jit_compile=False)
     decoders = {"AT greedy (cached, TFLite)": (at, at_config,

@@ -85,9 +85,6 @@ class Translator:
                 raise ValueError("rescoring needs a NAT model with a length predictor")
             rescorer = load_companion_at_run(rescore_run, source_vocab, target_vocab,
                                               "rescoring")
-        if ensemble_runs and config.model_type != "at":
-            raise ValueError(f"only AT models decode as an ensemble; {run_dir} is "
-                             f"{config.model_type.upper()}")
         ensemble = [load_companion_at_run(other, source_vocab, target_vocab, "ensemble")
                     for other in ensemble_runs]
         return cls(model, config, source_vocab, target_vocab, jit_compile=jit_compile,

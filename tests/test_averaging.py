@@ -5,11 +5,10 @@ import os
 
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import train_tiny_g2p_run
 
 from keras_transformer.averaging import average_checkpoints, average_weights
 from keras_transformer.runs import RunError, load_run, train_run
-from keras_transformer.tasks import DataConfig
 
 WORDS = "CAT  K AE T\nBAT  B AE T\nTAB  T AE B\nACT  AE K T\nTACK  T AE K\nBACK  B AE K\n"
 
@@ -17,14 +16,8 @@ WORDS = "CAT  K AE T\nBAT  B AE T\nTAB  T AE B\nACT  AE K T\nTACK  T AE K\nBACK 
 @pytest.fixture(scope="module")
 def run_with_epochs(tmp_path_factory):
     root = tmp_path_factory.mktemp("averaging")
-    dictionary = root / "tiny.dict"
-    dictionary.write_text(WORDS * 20)
-    data = DataConfig(task="g2p", train=str(dictionary), test=str(dictionary), dev_fraction=0.0)
-    config = tiny_config(d_model=16, num_heads=2, ff_dim=32, num_encoder_layers=1,
-                         num_decoder_layers=1, batch_size=16, epochs=4, learning_rate=5e-3,
-                         warmup_steps=10, max_source_length=12, max_target_length=12)
-    run = str(root / "run")
-    train_run(config, data, run, verbose=0, keep_checkpoints=3)
+    config, data, run = train_tiny_g2p_run(root, WORDS * 20, keep_checkpoints=3, batch_size=16,
+                                           epochs=4, learning_rate=5e-3, warmup_steps=10)
     return root, config, data, run
 
 

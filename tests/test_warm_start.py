@@ -4,25 +4,19 @@ import json
 
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import train_tiny_g2p_run
 from test_cli import DICTIONARY, assert_one_line_error, run_cli
 
 from keras_transformer.models import build_model
 from keras_transformer.runs import RunError, load_run, train_run
-from keras_transformer.tasks import DataConfig
 from keras_transformer.warm_start import WarmStartError, copy_matching_layers, warm_start
 
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
     root = tmp_path_factory.mktemp("warm")
-    dictionary = root / "tiny.dict"
-    dictionary.write_text(DICTIONARY * 10)
-    data = DataConfig(task="g2p", train=str(dictionary), test=str(dictionary), dev_fraction=0.0)
-    config = tiny_config(d_model=16, num_heads=2, ff_dim=32, num_encoder_layers=1,
-                         num_decoder_layers=1, batch_size=8, epochs=1, max_source_length=12,
-                         max_target_length=12)
-    train_run(config, data, str(root / "teacher"), verbose=0)
+    config, data, _ = train_tiny_g2p_run(root, DICTIONARY * 10, name="teacher", batch_size=8,
+                                         epochs=1)
     return root, config, data
 
 

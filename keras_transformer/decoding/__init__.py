@@ -9,6 +9,6 @@ from keras_transformer.decoding.model_fns import DecodingFns
 from keras_transformer.decoding.nat import NATDecodingFns, ctc_decode, nat_decode
 from keras_transformer.decoding.nat_generator import NATGenerator
 
-__all__ = ["DecodingFns", "EnsembleDecodingFns", "NATDecodingFns", "NATGenerator", "Seq2SeqGenerator",
-           "autoregressive_decode", "beam_search", "ctc_decode", "length_penalty",
-           "nat_decode", "uncached_greedy_decode"]
+__all__ = ["DecodingFns", "EnsembleDecodingFns", "NATDecodingFns", "NATGenerator",
+           "Seq2SeqGenerator", "autoregressive_decode", "beam_search", "ctc_decode",
+           "length_penalty", "nat_decode", "uncached_greedy_decode"]

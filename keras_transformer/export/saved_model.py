@@ -266,8 +266,6 @@ def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32
     if precision not in ("float32", "bfloat16"):
         raise ExportError(f"precision must be float32 or bfloat16, got {precision!r}")
     model, config, source_vocab, target_vocab = load_float32_run(run_dir, precision)
-    if ensemble_runs and config.model_type != "at":
-        raise ExportError("only AT models export as an ensemble")
     ensemble = [load_companion_at_run(other, source_vocab, target_vocab, "ensemble",
                                        dtype_policy=precision) for other in ensemble_runs]
     return export_saved_model(model, config, source_vocab, target_vocab, path, decoder=decoder,
