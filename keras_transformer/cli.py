@@ -227,7 +227,8 @@ def cmd_export(args):
     if args.format == "saved_model":
         names = export_run(args.checkpoint, args.output, decoder=args.decoder,
                            jit_compile=not args.no_xla, precision=args.precision,
-                           ensemble_runs=args.ensemble or (), **options)
+                           ensemble_runs=args.ensemble or (), rescore_run=args.rescore_run,
+                           **options)
         print(f"wrote SavedModel {args.output} with signatures: {', '.join(names)}")
     else:
         if args.ensemble:
@@ -235,7 +236,7 @@ def cmd_export(args):
         from keras_transformer.export.tflite import export_tflite_run
 
         files = export_tflite_run(args.checkpoint, args.output, quantization=args.quantize,
-                                  **options)
+                                  rescore_run=args.rescore_run, **options)
         for path in files:
             print(f"wrote {path}")
 
@@ -450,6 +451,9 @@ def build_parser():
     export.add_argument("--ensemble", nargs="+", default=None, metavar="RUN",
                         help="more AT runs with the same vocabularies, decoded together with "
                              "--checkpoint by every signature (SavedModel only)")
+    export.add_argument("--rescore-run", default=None, metavar="RUN",
+                        help="NAT: an AT run stored in the export that ranks the length-beam "
+                             "candidates (set length_beam >= 2 in --options)")
     export.set_defaults(func=cmd_export)
 
     plot = sub.add_parser(

@@ -140,6 +140,44 @@ def test_ensemble_saved_model_matches_in_process_ensemble_in_a_fresh_process(run
         export_run(runs["nat"], str(runs["root"] / "bad_ensemble"), ensemble_runs=[other])
 
 
+@pytest.mark.slow  # a SavedModel and a TFLite file that each hold two models: minutes
+def test_rescored_nat_exports_match_in_process_rescoring(runs, tmp_path):
+    translator = Translator.from_run(runs["nat"], rescore_run=runs["at"])
+    words = WORDS + ["word%d" % i for i in range(30)]
+    ids = pad_sequences(translator.encode(words[2:], truncate=True))
+    generator = translator.generator
+    rescored = generator.decode(ids, iterations=0, length_beam=3, rescore=True).numpy()
+    # Otherwise an export that dropped the rescorer would pass unnoticed.
+    assert (rescored != generator.decode(ids, iterations=0, length_beam=3).numpy()).any()
+
+    path = str(tmp_path / "sm")
+    export_run(runs["nat"], path, rescore_run=runs["at"], iterations=0, length_beam=3)
+    out = fresh_process_outputs(path, words, ids)
+    np.testing.assert_array_equal(out["translate_nat_ids"]["output_ids"], rescored)
+    assert out["serving_default"]["output"] == translator.translate(
+        words, iterations=0, length_beam=3, rescore=True, truncate=True)
+
+    files = export_tflite_run(runs["nat"], str(tmp_path / "tflite"), iterations=1,
+                              length_beam=3, rescore_run=runs["at"])
+    assert b"Flex" not in open(files[0], "rb").read()
+    np.testing.assert_array_equal(tflite_ids(files[0], ids), rescored)
+    np.testing.assert_array_equal(
+        tflite_ids(files[1], ids),
+        generator.decode(ids, iterations=1, length_beam=3, rescore=True).numpy())
+
+
+def test_export_refuses_a_rescorer_it_cannot_use(runs, tmp_path):
+    with pytest.raises(ExportError, match="length-beam candidates of a NAT model"):
+        export_run(runs["at"], str(tmp_path / "a"), rescore_run=runs["at"])
+    with pytest.raises(ExportError, match="length_beam >= 2"):
+        export_run(runs["nat"], str(tmp_path / "b"), rescore_run=runs["at"], length_beam=1)
+    with pytest.raises(ExportError, match="length_beam >= 2"):
+        export_tflite_run(runs["nat"], str(tmp_path / "c"), rescore_run=runs["at"])
+    with pytest.raises(ValueError, match="not an AT model"):
+        export_run(runs["nat"], str(tmp_path / "d"), rescore_run=runs["nat"], length_beam=2)
+    assert not any(os.scandir(tmp_path))  # nothing half-written
+
+
 def test_signatures_reject_wrong_dtypes_and_shapes(runs):
     import tensorflow as tf
 

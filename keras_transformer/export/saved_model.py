@@ -9,7 +9,9 @@ Signatures (`text`: tf.string `[None]`):
 
 - AT models: `translate_greedy`, `translate_beam` (`outputs` `[batch, n]`
   strings and `scores`), `translate_sample` (`text`, `seed`, `temperature`);
-- NAT/CTC models: `translate_nat` (the export-time iterations and length beam);
+- NAT/CTC models: `translate_nat` (the export-time iterations and length beam;
+  with a `rescorer`, an AT model inside the same file ranks the length-beam
+  candidates in one teacher-forced pass);
 - `serving_default`: the decoder chosen at export time;
 - `*_ids` twins (`source_ids`: int32 `[None, None]`, 0-padded, in; int32 ids
   in the AT layout out) for clients that tokenize themselves.
@@ -103,7 +105,7 @@ class TextCodec(tf.Module):
         return tf.where(empty, tf.constant(""), texts)
 
 
-def _decoder_fns(model, config, options, jit_compile, ensemble=()):
+def _decoder_fns(model, config, options, jit_compile, ensemble=(), rescorer=None):
     """`{name: ids -> outputs}` decoding functions of the model (or ensemble)."""
     fns = {}
     if config.model_type == "at":
@@ -123,16 +125,17 @@ def _decoder_fns(model, config, options, jit_compile, ensemble=()):
     else:
         from keras_transformer.decoding import NATGenerator
 
-        generator = NATGenerator(model, config, jit_compile=jit_compile)
+        generator = NATGenerator(model, config, at_model=rescorer, jit_compile=jit_compile)
         iterations = options.get("iterations", config.nat_iterations)
         length_beam = options.get("length_beam", config.length_beam)
         fns["nat"] = lambda ids: generator.decode(ids, iterations=iterations,
-                                                  length_beam=length_beam)
+                                                  length_beam=length_beam,
+                                                  rescore=rescorer is not None)
     return fns
 
 
 def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=None,
-                       jit_compile=True, ensemble=(), **options):
+                       jit_compile=True, ensemble=(), rescorer=None, **options):
     """Writes a self-contained SavedModel of a trained model.
 
     Args:
@@ -145,6 +148,9 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
         jit_compile: XLA-compile the decoding loops inside the SavedModel.
         ensemble: more AT models with the same vocabularies, decoded together
             with `model` by every signature (next-token probabilities averaged).
+        rescorer: NAT models only: an AT model with the same vocabularies,
+            stored in the file, that ranks the length-beam candidates (needs
+            `length_beam` > 1, from `options` or the config).
         **options: `beam_size`, `length_penalty`, `top_k`, `top_p` (AT) or
             `iterations`, `length_beam` (NAT) baked into the signatures.
 
@@ -165,7 +171,8 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
                           f"{', '.join(unknown)} (allowed: {', '.join(allowed)})")
     if ensemble and config.model_type != "at":
         raise ExportError("only AT models export as an ensemble")
-    decoders = _decoder_fns(model, config, options, jit_compile, ensemble)
+    check_rescoring(config, rescorer is not None, options.get("length_beam", config.length_beam))
+    decoders = _decoder_fns(model, config, options, jit_compile, ensemble, rescorer)
     decoder = decoder or ("greedy" if config.model_type == "at" else "nat")
     if decoder not in decoders:
         raise ExportError(f"a {config.model_type.upper()} model exports decoders "
@@ -229,6 +236,17 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
     return names
 
 
+def check_rescoring(config, rescoring, length_beam):
+    """Refuses an AT rescorer that would be dead weight in an exported file."""
+    if not rescoring:
+        return
+    if config.model_type != "nat":
+        raise ExportError("an AT rescorer ranks the length-beam candidates of a NAT model; "
+                          f"this is a {config.model_type.upper()} model")
+    if not isinstance(length_beam, int) or length_beam < 2:
+        raise ExportError(f"rescoring needs length_beam >= 2 candidates, got {length_beam!r}")
+
+
 def _text_outputs(kind, result, ids, codec):
     if kind == "beam":
         sequences, scores = result
@@ -249,7 +267,7 @@ def _id_outputs(kind, result, source_ids):
 
 
 def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32",
-               ensemble_runs=(), **options):
+               ensemble_runs=(), rescore_run=None, **options):
     """Exports a training run as a SavedModel; returns the signature names.
 
     Args:
@@ -260,6 +278,8 @@ def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32
             bfloat16: half the file size; check its quality before shipping).
         ensemble_runs: more AT runs with the same vocabularies to decode
             together with `run_dir` (its config sets lengths and defaults).
+        rescore_run: NAT runs only: an AT run with the same vocabularies whose
+            model, stored in the file, ranks the length-beam candidates.
     """
     from keras_transformer.translator import load_companion_at_run, load_float32_run
 
@@ -268,5 +288,11 @@ def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32
     model, config, source_vocab, target_vocab = load_float32_run(run_dir, precision)
     ensemble = [load_companion_at_run(other, source_vocab, target_vocab, "ensemble",
                                        dtype_policy=precision) for other in ensemble_runs]
+    rescorer = None
+    if rescore_run:
+        check_rescoring(config, True, options.get("length_beam", config.length_beam))
+        rescorer = load_companion_at_run(rescore_run, source_vocab, target_vocab, "rescoring",
+                                         dtype_policy=precision)
     return export_saved_model(model, config, source_vocab, target_vocab, path, decoder=decoder,
-                              jit_compile=jit_compile, ensemble=ensemble, **options)
+                              jit_compile=jit_compile, ensemble=ensemble, rescorer=rescorer,
+                              **options)

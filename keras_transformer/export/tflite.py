@@ -3,7 +3,9 @@
 `export_tflite_run` writes, for an AT run, `greedy.tflite` (the cached
 greedy `while` loop and its caches inside the file) and, for a NAT run,
 `nat.tflite` (one parallel pass) and `nat_refine.tflite` (mask-predict with
-`iterations` refinements); CTC runs get `ctc.tflite`. Next to them:
+`iterations` refinements); CTC runs get `ctc.tflite`. Given an AT
+`rescore_run`, the NAT files hold that model too and keep the length-beam
+candidate it scores best (one teacher-forced pass, no loop). Next to them:
 `source_vocab.txt` / `target_vocab.txt` (the token of id i on line i) and
 `run_tflite.py`, a runner a device app can copy (text -> ids -> text).
 
@@ -77,7 +79,8 @@ def _ids_saved_model(model, config, path, decode):
     archive.write_out(path, verbose=False)
 
 
-def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, length_beam=1):
+def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, length_beam=1,
+                      rescore_run=None):
     """Writes the `.tflite` files of a run, its vocabularies and a runner; returns the paths.
 
     Args:
@@ -86,13 +89,23 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
         quantization: `none`, `float16` or `int8` (dynamic range).
         iterations: refinements in `nat_refine.tflite`.
         length_beam: candidate lengths in the NAT files.
+        rescore_run: NAT runs only: an AT run (same vocabularies) whose model
+            ranks the `length_beam` candidates inside the NAT files.
+
+    Example:
+    >>> export_tflite_run("runs/g2p_glat", "out/", quantization="int8",
+    ...                   length_beam=5, rescore_run="runs/g2p_full")
     """
     from keras_transformer.decoding import NATGenerator, Seq2SeqGenerator
-    from keras_transformer.translator import load_float32_run
+    from keras_transformer.export.saved_model import check_rescoring
+    from keras_transformer.translator import load_companion_at_run, load_float32_run
 
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}")
     model, config, source_vocab, target_vocab = load_float32_run(run_dir)
+    check_rescoring(config, bool(rescore_run), length_beam)
+    rescorer = (load_companion_at_run(rescore_run, source_vocab, target_vocab, "rescoring")
+                if rescore_run else None)
     if getattr(source_vocab, "split", None) not in ("char", "space"):
         raise ValueError("TFLite export supports char and space vocabularies for now")
     os.makedirs(output_dir, exist_ok=True)
@@ -102,12 +115,14 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
                                      jit_compile=False)
         files = {"greedy": lambda ids: generator.greedy(ids)}
     else:
-        generator = NATGenerator(model, config, jit_compile=False)
+        generator = NATGenerator(model, config, at_model=rescorer, jit_compile=False)
+        rescore = rescorer is not None
         if config.model_type == "ctc":
             files = {"ctc": lambda ids: generator.decode(ids)}
         else:
-            files = {"nat": lambda ids: generator.decode(ids, 0, length_beam),
-                     "nat_refine": lambda ids: generator.decode(ids, iterations, length_beam)}
+            files = {"nat": lambda ids: generator.decode(ids, 0, length_beam, rescore),
+                     "nat_refine": lambda ids: generator.decode(ids, iterations, length_beam,
+                                                                rescore)}
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, decode in files.items():
