@@ -83,7 +83,8 @@ def _decode_kwargs(args):
     return dict(decoder=args.decoder, beam_size=args.beam_size, length_penalty=args.alpha,
                 seed=args.seed, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                 iterations=args.iterations, length_beam=args.length_beam,
-                rescore=bool(args.rescore_run))
+                rescore=bool(args.rescore_run), token_variants=args.token_variants,
+                rescore_nat_weight=args.rescore_nat_weight)
 
 
 def _translator(args):
@@ -140,6 +141,8 @@ def _translate_with_saved_model(args, texts):
                                       ("--iterations", args.iterations),
                                       ("--length-beam", args.length_beam),
                                       ("--rescore-run", args.rescore_run),
+                                      ("--token-variants", args.token_variants),
+                                      ("--rescore-nat-weight", args.rescore_nat_weight),
                                       ("--top-k", args.top_k or None),
                                       ("--top-p", None if args.top_p == 1.0 else args.top_p))
              if value is not None]
@@ -363,6 +366,12 @@ def _add_decode_options(parser):
                         help="NAT: candidate lengths decoded in parallel")
     parser.add_argument("--rescore-run", default=None,
                         help="NAT: an AT run that rescores the length-beam candidates")
+    parser.add_argument("--token-variants", type=int, default=None,
+                        help="NAT with --rescore-run and one pass: the most probable outputs "
+                             "per candidate length that the AT run ranks (1-16)")
+    parser.add_argument("--rescore-nat-weight", type=float, default=None,
+                        help="NAT with --rescore-run: rank by AT mean log-probability plus "
+                             "this weight times the NAT's")
     parser.add_argument("--ensemble", nargs="+", default=None, metavar="RUN",
                         help="AT: more runs with the same vocabularies, decoded together "
                              "with --run (next-token probabilities averaged)")
@@ -444,7 +453,7 @@ def build_parser():
                         help="TFLite weights: float32, float16 or dynamic-range int8")
     export.add_argument("--options", default="",
                         help="JSON decoding options baked in, e.g. '{\"beam_size\": 4}' or "
-                             "'{\"iterations\": 4, \"length_beam\": 3}'")
+                             "'{\"iterations\": 4, \"length_beam\": 3, \"token_variants\": 8}'")
     export.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                         help="SavedModel weights and compute (bfloat16 halves the size)")
     export.add_argument("--no-xla", action="store_true", help="do not XLA-compile the loops")

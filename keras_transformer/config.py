@@ -18,6 +18,10 @@ MODEL_TYPES = ("at", "nat", "ctc")
 NAT_DECODER_INPUTS = ("mask", "copy")
 LENGTH_PREDICTIONS = ("offset", "absolute", "none")
 NAT_TRAININGS = ("cmlm", "glat", "vanilla")
+# Token variants swap in runner-up tokens at the 4 least confident positions
+# of a NAT output: 2 ** 4 subsets of those positions, so at most 16 variants.
+VARIANT_POSITIONS = 4
+MAX_TOKEN_VARIANTS = 2 ** VARIANT_POSITIONS
 
 
 class ConfigError(ValueError):
@@ -86,6 +90,12 @@ class TransformerConfig:
         ctc_upsample: the CTC decoder has `k * source_len` positions.
         nat_iterations: mask-predict refinement passes after the first one.
         length_beam: candidate lengths decoded in parallel per source.
+        token_variants: with AT rescoring and one pass: the most probable
+            outputs of the NAT at each candidate length (its runner-up
+            tokens at its least confident positions) handed to the AT model,
+            1 to 16.
+        rescore_nat_weight: AT rescoring ranks candidates by the AT model's
+            mean log-probability plus this weight times the NAT's.
     """
 
     source_vocab_size: int = 64
@@ -135,6 +145,8 @@ class TransformerConfig:
     ctc_upsample: int = 3
     nat_iterations: int = 0
     length_beam: int = 1
+    token_variants: int = 1
+    rescore_nat_weight: float = 0.0
 
     def __post_init__(self):
         self.validate()
@@ -145,7 +157,7 @@ class TransformerConfig:
             "source_vocab_size", "target_vocab_size", "d_model", "num_heads",
             "ff_dim", "conv_kernel_size", "max_source_length",
             "max_target_length", "batch_size", "epochs", "beam_size",
-            "max_length_offset", "ctc_upsample", "length_beam",
+            "max_length_offset", "ctc_upsample", "length_beam", "token_variants",
         )
         for name in positive_ints:
             value = getattr(self, name)
@@ -171,7 +183,11 @@ class TransformerConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
-        for name in ("decode_length_b", "length_penalty", "length_loss_weight"):
+        if not 1 <= self.token_variants <= MAX_TOKEN_VARIANTS:
+            raise ConfigError(f"token_variants must be in [1, {MAX_TOKEN_VARIANTS}], "
+                              f"got {self.token_variants!r}")
+        for name in ("decode_length_b", "length_penalty", "length_loss_weight",
+                     "rescore_nat_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative number, got {value!r}")

@@ -115,7 +115,8 @@ class Translator:
 
     def translate(self, texts, decoder=None, beam_size=None, length_penalty=None,
                   num_return=1, seed=0, temperature=1.0, top_k=0, top_p=1.0, batch_size=256,
-                  truncate=False, iterations=None, length_beam=None, rescore=False):
+                  truncate=False, iterations=None, length_beam=None, rescore=False,
+                  token_variants=None, rescore_nat_weight=None):
         """Translates a list of strings.
 
         Args:
@@ -126,7 +127,8 @@ class Translator:
             seed, temperature, top_k, top_p: sampling.
             batch_size: sources per decoding call.
             truncate: cut over-long inputs instead of raising.
-            iterations, length_beam, rescore: NAT decoding.
+            iterations, length_beam, rescore, token_variants,
+                rescore_nat_weight: NAT decoding (see `NATGenerator.decode`).
 
         Returns:
             A list of strings, or of lists of `num_return` `(string, score)`
@@ -156,7 +158,8 @@ class Translator:
             if decoder == "nat":
                 outputs = [[row] for row in self.generator.decode(
                     source_ids, iterations=iterations, length_beam=length_beam,
-                    rescore=rescore).numpy()]
+                    rescore=rescore, token_variants=token_variants,
+                    rescore_nat_weight=rescore_nat_weight).numpy()]
             elif decoder == "greedy":
                 outputs = [[row] for row in self.generator.greedy(source_ids).numpy()]
             elif decoder == "sample":

@@ -61,6 +61,13 @@ def test_distill_writes_a_training_set_a_student_trains_on(tiny_run):  # noqa: F
     rescored = run_cli("translate", "--run", str(student), "--rescore-run", str(teacher),
                        "--length-beam", "3", "cat")
     assert rescored.returncode == 0, rescored.stderr[-3000:]
+    variants = run_cli("translate", "--run", str(student), "--rescore-run", str(teacher),
+                       "--length-beam", "2", "--token-variants", "4",
+                       "--rescore-nat-weight", "0.3", "cat", "dog")
+    assert variants.returncode == 0, variants.stderr[-3000:]
+    assert len(variants.stdout.splitlines()) == 2
+    no_rescorer = run_cli("translate", "--run", str(student), "--token-variants", "4", "cat")
+    assert_one_line_error(no_rescorer, "needs AT rescoring")
     refused = run_cli("distill", "--teacher", str(student), "--output", str(root / "x.dict"))
     assert_one_line_error(refused, "must be an AT model")
     bad_rescorer = run_cli("translate", "--run", str(student), "--rescore-run", str(student),

@@ -146,35 +146,42 @@ def test_rescored_nat_exports_match_in_process_rescoring(runs, tmp_path):
     words = WORDS + ["word%d" % i for i in range(30)]
     ids = pad_sequences(translator.encode(words[2:], truncate=True))
     generator = translator.generator
-    rescored = generator.decode(ids, iterations=0, length_beam=3, rescore=True).numpy()
+    knobs = dict(length_beam=2, token_variants=3, rescore_nat_weight=0.2)
+    rescored = generator.decode(ids, iterations=0, rescore=True, **knobs).numpy()
     # Otherwise an export that dropped the rescorer would pass unnoticed.
-    assert (rescored != generator.decode(ids, iterations=0, length_beam=3).numpy()).any()
+    assert (rescored != generator.decode(ids, iterations=0, length_beam=2).numpy()).any()
 
     path = str(tmp_path / "sm")
-    export_run(runs["nat"], path, rescore_run=runs["at"], iterations=0, length_beam=3)
+    export_run(runs["nat"], path, rescore_run=runs["at"], iterations=0, **knobs)
     out = fresh_process_outputs(path, words, ids)
     np.testing.assert_array_equal(out["translate_nat_ids"]["output_ids"], rescored)
     assert out["serving_default"]["output"] == translator.translate(
-        words, iterations=0, length_beam=3, rescore=True, truncate=True)
+        words, iterations=0, rescore=True, truncate=True, **knobs)
 
     files = export_tflite_run(runs["nat"], str(tmp_path / "tflite"), iterations=1,
-                              length_beam=3, rescore_run=runs["at"])
+                              rescore_run=runs["at"], **knobs)
     assert b"Flex" not in open(files[0], "rb").read()
     np.testing.assert_array_equal(tflite_ids(files[0], ids), rescored)
+    # The refinement file ranks one output per length (variants rank one pass).
     np.testing.assert_array_equal(
         tflite_ids(files[1], ids),
-        generator.decode(ids, iterations=1, length_beam=3, rescore=True).numpy())
+        generator.decode(ids, iterations=1, rescore=True,
+                         **dict(knobs, token_variants=1)).numpy())
 
 
 def test_export_refuses_a_rescorer_it_cannot_use(runs, tmp_path):
     with pytest.raises(ExportError, match="length-beam candidates of a NAT model"):
         export_run(runs["at"], str(tmp_path / "a"), rescore_run=runs["at"])
-    with pytest.raises(ExportError, match="length_beam >= 2"):
+    with pytest.raises(ExportError, match="2 or more candidates"):
         export_run(runs["nat"], str(tmp_path / "b"), rescore_run=runs["at"], length_beam=1)
-    with pytest.raises(ExportError, match="length_beam >= 2"):
+    with pytest.raises(ExportError, match="2 or more candidates"):
         export_tflite_run(runs["nat"], str(tmp_path / "c"), rescore_run=runs["at"])
+    with pytest.raises(ExportError, match="needs an AT rescorer"):
+        export_run(runs["nat"], str(tmp_path / "d"), token_variants=4)
+    with pytest.raises(ExportError, match="needs an AT rescorer"):
+        export_tflite_run(runs["nat"], str(tmp_path / "e"), token_variants=4)
     with pytest.raises(ValueError, match="not an AT model"):
-        export_run(runs["nat"], str(tmp_path / "d"), rescore_run=runs["nat"], length_beam=2)
+        export_run(runs["nat"], str(tmp_path / "f"), rescore_run=runs["nat"], length_beam=2)
     assert not any(os.scandir(tmp_path))  # nothing half-written
 
 

@@ -267,6 +267,100 @@ def test_bad_decoding_arguments_are_rejected(untrained_nat):
         generator.decode(np.ones((1, 3), np.float32))
 
 
+def test_token_variants_are_the_most_probable_outputs_of_one_pass():
+    import itertools
+
+    rng = np.random.default_rng(3)
+    n, width, count = 3, 7, 6
+    log_probs = -rng.uniform(0.0, 1.0, (n, width)).astype(np.float32)
+    runner_up_log_probs = log_probs - rng.uniform(0.01, 2.0, (n, width)).astype(np.float32)
+    tokens = rng.integers(5, 20, (n, width)).astype(np.int32)
+    runner_up = tokens + 20
+    valid = np.arange(width)[None, :] < np.array([[7], [5], [2]])  # row 2: 2 positions
+    variants, sums = nat_decoding.token_variants(
+        tf.constant(tokens), tf.constant(log_probs), tf.constant(runner_up),
+        tf.constant(runner_up_log_probs), tf.constant(valid), count)
+    variants, sums = variants.numpy(), sums.numpy()
+    for row in range(n):
+        positions = np.flatnonzero(valid[row])
+        gaps = log_probs[row] - runner_up_log_probs[row]
+        least_confident = positions[np.argsort(gaps[positions])][:4]
+        # Brute force: every subset of those positions, best first.
+        expected = []
+        for size in range(len(least_confident) + 1):
+            for subset in itertools.combinations(least_confident, size):
+                out = np.where(valid[row], tokens[row], 0)
+                out[list(subset)] = runner_up[row, list(subset)]
+                expected.append((log_probs[row, positions].sum() - gaps[list(subset)].sum(),
+                                 out))
+        expected.sort(key=lambda pair: -pair[0])
+        real = min(count, len(expected))
+        np.testing.assert_array_equal(variants[row, 0], np.where(valid[row], tokens[row], 0))
+        for k in range(real):
+            np.testing.assert_allclose(sums[row, k], expected[k][0], rtol=1e-5)
+            np.testing.assert_array_equal(variants[row, k], expected[k][1])
+        assert (sums[row, real:] < -1e8).all()  # 2 positions: only 4 real variants
+        assert (variants[row][:, ~valid[row]] == 0).all()
+
+
+@pytest.fixture(scope="module")
+def untrained_at():
+    from keras_transformer.models import build_model
+
+    keras.utils.set_random_seed(8)
+    return build_model(tiny_config(decode_length_a=2, decode_length_b=1.5))
+
+
+def test_token_variants_only_add_candidates_to_at_rescoring(untrained_nat, untrained_at):
+    from keras_transformer.decoding.model_fns import DecodingFns
+
+    model, config = untrained_nat
+    fns, at_fns = nat_decoding.NATDecodingFns(model, config), DecodingFns(untrained_at)
+    sources = pad_sequences([[5, 6, 7], [8, 9, 10, 11, 12, 13], [14], [15, 16, 17, 18]])
+    _, plain = nat_decoding.nat_decode(fns, sources, 0, 2, 2, 1.5, at_fns=at_fns,
+                                       return_details=True)
+    outputs, wide = nat_decoding.nat_decode(fns, sources, 0, 2, 2, 1.5, at_fns=at_fns,
+                                            return_details=True, variants=4)
+    plain, wide = plain["scores"].numpy(), wide["scores"].numpy()
+    assert wide.shape == (4, 2 * 4)
+    # Variant 0 of each length is the plain candidate, scored the same...
+    np.testing.assert_allclose(wide[:, ::4], plain, rtol=1e-5, atol=1e-6)
+    # ...so the kept candidate never scores worse, and here some score better.
+    assert (wide.max(1) >= plain.max(1) - 1e-6).all() and (wide.max(1) > plain.max(1)).any()
+    # The output is the candidate the AT model scores best.
+    best = nat_decoding.at_sequence_scores(at_fns, tf.constant(sources), outputs).numpy()
+    np.testing.assert_allclose(best, wide.max(1), rtol=1e-5, atol=1e-6)
+    # A NAT weight adds the NAT's mean log-probability to every score.
+    _, weighted = nat_decoding.nat_decode(fns, sources, 0, 2, 2, 1.5, at_fns=at_fns,
+                                          return_details=True, variants=4, nat_weight=0.5)
+    assert (weighted["scores"].numpy() < wide).all()  # log-probabilities are negative
+    generator = NATGenerator(model, config, at_model=untrained_at)
+    np.testing.assert_array_equal(
+        generator.decode(sources, length_beam=2, rescore=True, token_variants=4).numpy(),
+        outputs.numpy())
+
+
+def test_bad_token_variant_arguments_are_rejected(untrained_nat, untrained_at):
+    from keras_transformer.config import ConfigError
+
+    model, config = untrained_nat
+    generator = NATGenerator(model, config, at_model=untrained_at)
+    ids = pad_sequences([[5, 6]])
+    with pytest.raises(ValueError, match="needs AT rescoring"):
+        generator.decode(ids, token_variants=4)
+    with pytest.raises(ValueError, match="cannot follow 2 mask-predict"):
+        generator.decode(ids, iterations=2, rescore=True, token_variants=4)
+    for bad in (0, 17, 2.0, True):
+        with pytest.raises(ValueError, match="token_variants must be"):
+            generator.decode(ids, rescore=True, token_variants=bad)
+    with pytest.raises(ValueError, match="rescore_nat_weight"):
+        generator.decode(ids, rescore=True, rescore_nat_weight=-1.0)
+    with pytest.raises(ConfigError, match="token_variants"):
+        nat_config(token_variants=17)
+    with pytest.raises(ConfigError, match="rescore_nat_weight"):
+        nat_config(rescore_nat_weight=-0.1)
+
+
 # ---- learning ---------------------------------------------------------------------
 
 def train_toy(config, task="reverse", epochs=12, num_pairs=4000):

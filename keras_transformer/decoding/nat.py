@@ -10,8 +10,12 @@ Every variant runs the same steps on one decoding state, so they share code:
 4. mask-predict (Ghazvininejad et al. 2019): refinement pass `r` of `R`
    re-masks the `L * (R + 1 - r) / (R + 1)` least confident tokens and
    predicts them again; a sentence stops once a pass changes nothing;
-5. the candidate with the best mean log-probability (or the best AT score,
-   when an AT model rescores them in one teacher-forced pass) is kept.
+5. with an AT rescorer, each one-pass candidate may also bring its
+   `token_variants` most probable variants (runner-up tokens at its least
+   confident positions, `token_variants`), a cheap k-best list;
+6. the candidate with the best mean log-probability (or the best AT score,
+   when an AT model rescores them in one teacher-forced pass, optionally
+   plus a weight times the NAT's own) is kept.
 
 The encoder and the length choice (`nat_plan`) and the parallel passes
 (`nat_fill`) are separate stages: the decoder spans only the longest predicted
@@ -21,8 +25,11 @@ first stage, and each stage compiles under XLA once per shape.
 Outputs use the AT layout: tokens, then EOS, then 0.
 """
 
+import itertools
+
 import tensorflow as tf
 
+from keras_transformer.config import VARIANT_POSITIONS
 from keras_transformer.decoding.lengths import decode_capacity, per_sequence_limits
 from keras_transformer.models import nat as nat_lib
 from keras_transformer.models import seq2seq
@@ -120,6 +127,73 @@ def _predict(fns, state, decoder_input_ids, forbidden):
     logits = _forbid(fns.decoder_logits(state, decoder_input_ids), forbidden)
     log_probs = tf.nn.log_softmax(logits, axis=-1)
     return tf.cast(tf.argmax(log_probs, axis=-1), tf.int32), tf.reduce_max(log_probs, axis=-1)
+
+
+def _predict_top2(fns, state, decoder_input_ids, forbidden):
+    """One parallel pass: the best and runner-up token at every position,
+    `(tokens, log_probs, runner_up, runner_up_log_probs)`."""
+    logits = _forbid(fns.decoder_logits(state, decoder_input_ids), forbidden)
+    top = tf.math.top_k(tf.nn.log_softmax(logits, axis=-1), k=2)
+    tokens, runner_up = tf.unstack(top.indices, axis=2)
+    log_probs, runner_up_log_probs = tf.unstack(top.values, axis=2)
+    return tokens, log_probs, runner_up, runner_up_log_probs
+
+
+def token_variants(tokens, log_probs, runner_up, runner_up_log_probs, valid, count):
+    """The `count` most probable outputs of one NAT pass at a fixed length.
+
+    A NAT pass scores positions independently, so an output's log-probability
+    is the argmax's minus the gaps `log p(best) - log p(runner-up)` of the
+    positions where it takes the runner-up instead. Among the outputs that
+    swap any subset of the `VARIANT_POSITIONS` smallest-gap (least confident)
+    positions, the `count` best are exactly the subsets with the smallest
+    summed gaps; they are found by ranking all `2 ** VARIANT_POSITIONS`
+    subsets, which stays a few fixed-shape ops (XLA and TFLite friendly).
+
+    Unlike mask-predict, this needs no extra decoder pass: it turns one pass
+    into a k-best list for an AT model to rescore, the "noisy parallel
+    decoding" idea of Gu et al. (2018) without sampling.
+
+    Args:
+        tokens, log_probs: `[n, width]` best tokens and log-probabilities.
+        runner_up, runner_up_log_probs: `[n, width]` second-best ones.
+        valid: bool `[n, width]`, the positions inside the candidate length.
+        count: variants per row, at most `2 ** VARIANT_POSITIONS`; the first
+            is `tokens` itself.
+
+    Returns:
+        `(variants [n, count, width], log_prob_sums [n, count])`, most
+        probable first; 0 and log-probability 0 off `valid`. When a row has
+        fewer than `VARIANT_POSITIONS` valid positions, the surplus variants
+        repeat earlier ones with a log-probability near -1e9.
+
+    Example:
+    >>> variants, scores = token_variants(t, lp, t2, lp2, valid, count=4)
+    """
+    width = tf.shape(tokens)[1]
+    no_swap = tf.constant(-_NEG, log_probs.dtype)  # swapping off `valid` costs ~1e9
+    gaps = tf.where(valid, log_probs - runner_up_log_probs, no_swap)
+    gaps = tf.pad(gaps, [[0, 0], [0, VARIANT_POSITIONS]], constant_values=-_NEG)
+    least_confident = tf.argsort(gaps, axis=1, stable=True)[:, :VARIANT_POSITIONS]
+    smallest_gaps = tf.gather(gaps, least_confident, batch_dims=1)  # [n, P]
+    # Every subset of the P positions, as rows of bits; subset 0 swaps nothing.
+    subsets = tf.constant(list(itertools.product([0, 1], repeat=VARIANT_POSITIONS)),
+                          log_probs.dtype)
+    costs = tf.matmul(smallest_gaps, subsets, transpose_b=True)  # [n, 2 ** P]
+    best = tf.math.top_k(-costs, k=count)
+    chosen_bits = tf.gather(subsets, best.indices) > 0.5  # [n, count, P]
+    # Positions past `width` (padding added above) one-hot to all zeros.
+    at_position = tf.one_hot(least_confident, width, on_value=True, off_value=False,
+                             dtype=tf.bool)  # [n, P, width]
+    # expand_dims, not `[:, None]` slicing, which TFLite cannot convert here.
+    swap = tf.reduce_any(tf.logical_and(tf.expand_dims(chosen_bits, 3),
+                                        tf.expand_dims(at_position, 1)), axis=2)
+    row_valid = tf.expand_dims(valid, 1)
+    swap = tf.logical_and(swap, row_valid)
+    variants = tf.where(swap, tf.expand_dims(runner_up, 1), tf.expand_dims(tokens, 1))
+    variants = tf.where(row_valid, variants, PAD_ID)
+    total = tf.reduce_sum(tf.where(valid, log_probs, 0.0), axis=1, keepdims=True)
+    return variants, total + best.values
 
 
 def candidate_lengths(fns, state, length_beam, capacity):
@@ -247,7 +321,8 @@ def length_mask(lengths, width):
     return tf.range(width)[None, :] < flat_lengths[:, None]
 
 
-def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_details=False):
+def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_details=False,
+             variants=1, nat_weight=0.0):
     """Stage 2 of NAT decoding: fill every candidate in parallel, keep the best.
 
     Args:
@@ -259,6 +334,11 @@ def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_detai
         iterations: mask-predict refinement passes after the first pass.
         at_fns: optional AT `DecodingFns` to rank the candidates.
         return_details: also return the chosen lengths, scores and passes.
+        variants: with `at_fns` and `iterations == 0`: the most probable
+            outputs per candidate length handed to the AT model
+            (`token_variants`); 1 keeps the argmax alone.
+        nat_weight: with `at_fns`: candidates rank by the AT model's mean
+            log-probability plus `nat_weight` times the NAT's.
     """
     beam = tf.shape(lengths)[1]
     batch = tf.shape(lengths)[0]
@@ -271,15 +351,35 @@ def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_detai
             return outputs, {"lengths": tf.reduce_sum(tf.cast(outputs > EOS_ID, tf.int32), 1),
                              "passes": passes}
         return outputs
+    if variants > 1 and (at_fns is None or iterations):
+        raise ValueError("token variants need an AT rescorer and iterations=0")
     flat_lengths = tf.reshape(lengths, [-1])
     flat_state = _repeat_state(state, beam)
-    tokens, log_probs, passes = mask_predict(fns, flat_state, valid, iterations,
-                                             [PAD_ID, BOS_ID, EOS_ID])
-    candidates = _with_eos(tokens, flat_lengths)
-    if at_fns is not None and lengths.shape[1] != 1:  # one candidate: nothing to rank
-        scores = at_sequence_scores(at_fns, flat_state["source_ids"], candidates)
+    forbidden = [PAD_ID, BOS_ID, EOS_ID]
+    if variants > 1:
+        ids = tf.where(valid, nat_lib.MASK_ID, PAD_ID)
+        tokens, log_probs, runner_up, runner_up_log_probs = _predict_top2(
+            fns, flat_state, ids, forbidden)
+        tokens, nat_sums = token_variants(tokens, log_probs, runner_up, runner_up_log_probs,
+                                          valid, variants)
+        # Row-major over (source, length candidate, variant).
+        tokens = tf.reshape(tokens, [-1, tf.shape(valid)[1]])
+        nat_sums = tf.reshape(nat_sums, [-1])
+        flat_lengths = tf.repeat(flat_lengths, variants)
+        flat_state = _repeat_state(flat_state, variants)
+        passes = tf.ones_like(flat_lengths)
+        beam = beam * variants
     else:
-        scores = tf.reduce_sum(log_probs, 1) / tf.cast(tf.maximum(flat_lengths, 1), tf.float32)
+        tokens, log_probs, passes = mask_predict(fns, flat_state, valid, iterations, forbidden)
+        nat_sums = tf.reduce_sum(log_probs, 1)
+    candidates = _with_eos(tokens, flat_lengths)
+    nat_means = nat_sums / tf.cast(tf.maximum(flat_lengths, 1), tf.float32)
+    if at_fns is not None and lengths.shape[1] * variants != 1:  # one candidate: nothing to rank
+        scores = at_sequence_scores(at_fns, flat_state["source_ids"], candidates)
+        if nat_weight:
+            scores = scores + nat_weight * nat_means
+    else:
+        scores = nat_means
     scores = tf.reshape(scores, [batch, beam])
     best = tf.argmax(scores, axis=1, output_type=tf.int32)
     pick = tf.range(batch) * beam + best
@@ -291,7 +391,7 @@ def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_detai
 
 
 def nat_decode(fns, source_ids, iterations=0, length_beam=1, length_a=10.0, length_b=2.0,
-               at_fns=None, return_details=False):
+               at_fns=None, return_details=False, variants=1, nat_weight=0.0):
     """Decodes a NAT model: one pass (`iterations=0`) or mask-predict, over a length beam.
 
     `nat_plan`, then `nat_fill` over `decode_width` positions. The width
@@ -310,6 +410,8 @@ def nat_decode(fns, source_ids, iterations=0, length_beam=1, length_a=10.0, leng
             model's mean log-probability instead of the NAT's own.
         return_details: also return a dict with the chosen lengths, the
             candidates' scores and the passes used.
+        variants, nat_weight: token variants and the NAT's weight in AT
+            rescoring (see `nat_fill`).
 
     Returns:
         int32 `[batch, width + 1]` ids in the AT layout (tokens, EOS, 0...).
@@ -321,7 +423,8 @@ def nat_decode(fns, source_ids, iterations=0, length_beam=1, length_a=10.0, leng
     state, lengths = nat_plan(fns, source_ids, length_beam, length_a, length_b)
     capacity = decode_capacity(source_ids, length_a, length_b, fns.max_target_length - 1)
     valid = length_mask(lengths, decode_width(lengths, capacity))
-    return nat_fill(fns, state, lengths, valid, iterations, at_fns, return_details)
+    return nat_fill(fns, state, lengths, valid, iterations, at_fns, return_details, variants,
+                    nat_weight)
 
 
 def ctc_collapse(frame_ids):

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from keras_transformer.config import MAX_TOKEN_VARIANTS
 from keras_transformer.decoding import nat as nat_lib
 from keras_transformer.decoding.generator import IDS_SPEC, Seq2SeqGenerator
 from keras_transformer.decoding.lengths import decode_capacity
@@ -35,7 +36,8 @@ class NATGenerator:
     def is_ctc(self):
         return self.config.model_type == "ctc"
 
-    def decode(self, source_ids, iterations=None, length_beam=None, rescore=False):
+    def decode(self, source_ids, iterations=None, length_beam=None, rescore=False,
+               token_variants=None, rescore_nat_weight=None):
         """Decodes a batch: int32 `[batch, width]`, tokens then EOS then 0.
 
         Args:
@@ -45,6 +47,12 @@ class NATGenerator:
             length_beam: candidate lengths (default: the config's).
             rescore: rank length-beam candidates with the AT model given at
                 construction.
+            token_variants: with `rescore` and `iterations=0`, the most
+                probable outputs per candidate length that the AT model
+                ranks (default: the config's).
+            rescore_nat_weight: with `rescore`, candidates rank by the AT
+                mean log-probability plus this weight times the NAT's
+                (default: the config's).
         """
         source_ids = Seq2SeqGenerator._check_ids(source_ids)
         if self.is_ctc:
@@ -60,9 +68,28 @@ class NATGenerator:
             length_beam = min(length_beam, num_length_classes(self.config))
         if rescore and self.at_fns is None:
             raise ValueError("rescore=True needs an AT model (at_model=...)")
+        variants = self.config.token_variants if token_variants is None else token_variants
+        nat_weight = (self.config.rescore_nat_weight if rescore_nat_weight is None
+                      else rescore_nat_weight)
+        if (isinstance(variants, bool) or not isinstance(variants, int)
+                or not 1 <= variants <= MAX_TOKEN_VARIANTS):
+            raise ValueError(f"token_variants must be an int in [1, {MAX_TOKEN_VARIANTS}], "
+                             f"got {variants!r}")
+        if not isinstance(nat_weight, (int, float)) or nat_weight < 0:
+            raise ValueError(f"rescore_nat_weight must be a non-negative number, "
+                             f"got {nat_weight!r}")
+        if not rescore:
+            if token_variants not in (None, 1):
+                raise ValueError("token_variants > 1 needs AT rescoring (rescore=True, "
+                                 "--rescore-run): the NAT's own ranking always keeps "
+                                 "its argmax")
+            variants, nat_weight = 1, 0.0  # the config's rescoring defaults do not apply
+        elif variants > 1 and iterations:
+            raise ValueError("token_variants > 1 ranks the variants of one pass; "
+                             f"it cannot follow {iterations} mask-predict iterations")
         at_fns = self.at_fns if rescore else None
 
-        key = ("nat", iterations, length_beam, at_fns is not None)
+        key = ("nat", iterations, length_beam, at_fns is not None, variants, float(nat_weight))
         if key not in self._functions:
             # Two compiled stages joined by plain TF: the decoder width is the
             # batch's longest predicted length, known only after the first.
@@ -73,7 +100,8 @@ class NATGenerator:
                 jit_compile=self.jit_compile)
             fill = tf.function(
                 lambda state, lengths, valid: nat_lib.nat_fill(
-                    self.fns, state, lengths, valid, iterations, at_fns),
+                    self.fns, state, lengths, valid, iterations, at_fns,
+                    variants=variants, nat_weight=float(nat_weight)),
                 jit_compile=self.jit_compile)
 
             def run(ids):

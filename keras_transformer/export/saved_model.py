@@ -58,7 +58,7 @@ def checked_ids(source_ids):
 
 
 AT_OPTIONS = ("beam_size", "length_penalty", "top_k", "top_p")
-NAT_OPTIONS = ("iterations", "length_beam")
+NAT_OPTIONS = ("iterations", "length_beam", "token_variants", "rescore_nat_weight")
 
 
 class ExportError(RuntimeError):
@@ -128,9 +128,13 @@ def _decoder_fns(model, config, options, jit_compile, ensemble=(), rescorer=None
         generator = NATGenerator(model, config, at_model=rescorer, jit_compile=jit_compile)
         iterations = options.get("iterations", config.nat_iterations)
         length_beam = options.get("length_beam", config.length_beam)
+        rescoring = {}
+        if rescorer is not None:
+            rescoring = {"token_variants": options.get("token_variants"),
+                         "rescore_nat_weight": options.get("rescore_nat_weight")}
         fns["nat"] = lambda ids: generator.decode(ids, iterations=iterations,
                                                   length_beam=length_beam,
-                                                  rescore=rescorer is not None)
+                                                  rescore=rescorer is not None, **rescoring)
     return fns
 
 
@@ -152,7 +156,8 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
             stored in the file, that ranks the length-beam candidates (needs
             `length_beam` > 1, from `options` or the config).
         **options: `beam_size`, `length_penalty`, `top_k`, `top_p` (AT) or
-            `iterations`, `length_beam` (NAT) baked into the signatures.
+            `iterations`, `length_beam`, `token_variants`,
+            `rescore_nat_weight` (NAT) baked into the signatures.
 
     Returns:
         The list of signature names written.
@@ -171,7 +176,7 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
                           f"{', '.join(unknown)} (allowed: {', '.join(allowed)})")
     if ensemble and config.model_type != "at":
         raise ExportError("only AT models export as an ensemble")
-    check_rescoring(config, rescorer is not None, options.get("length_beam", config.length_beam))
+    _check_rescoring_options(config, rescorer is not None, options)
     decoders = _decoder_fns(model, config, options, jit_compile, ensemble, rescorer)
     decoder = decoder or ("greedy" if config.model_type == "at" else "nat")
     if decoder not in decoders:
@@ -236,15 +241,30 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
     return names
 
 
-def check_rescoring(config, rescoring, length_beam):
-    """Refuses an AT rescorer that would be dead weight in an exported file."""
+def _check_rescoring_options(config, rescoring, options):
+    # The config's token_variants applies only when an AT model rescores.
+    default_variants = config.token_variants if rescoring else 1
+    check_rescoring(config, rescoring, options.get("length_beam", config.length_beam),
+                    options.get("token_variants", default_variants))
+
+
+def check_rescoring(config, rescoring, length_beam, token_variants=1):
+    """Refuses an AT rescorer that would be dead weight in an exported file,
+    and token variants without one."""
     if not rescoring:
+        if token_variants not in (None, 1):
+            raise ExportError("token_variants > 1 needs an AT rescorer (rescore_run): the "
+                              "NAT's own ranking always keeps its argmax")
         return
     if config.model_type != "nat":
         raise ExportError("an AT rescorer ranks the length-beam candidates of a NAT model; "
                           f"this is a {config.model_type.upper()} model")
-    if not isinstance(length_beam, int) or length_beam < 2:
-        raise ExportError(f"rescoring needs length_beam >= 2 candidates, got {length_beam!r}")
+    candidates = [value for value in (length_beam, token_variants)
+                  if isinstance(value, int) and not isinstance(value, bool)]
+    if len(candidates) < 2 or candidates[0] * candidates[1] < 2:
+        raise ExportError("rescoring needs 2 or more candidates (length_beam >= 2 or "
+                          f"token_variants >= 2), got length_beam={length_beam!r}, "
+                          f"token_variants={token_variants!r}")
 
 
 def _text_outputs(kind, result, ids, codec):
@@ -290,7 +310,7 @@ def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32
                                        dtype_policy=precision) for other in ensemble_runs]
     rescorer = None
     if rescore_run:
-        check_rescoring(config, True, options.get("length_beam", config.length_beam))
+        _check_rescoring_options(config, True, options)
         rescorer = load_companion_at_run(rescore_run, source_vocab, target_vocab, "rescoring",
                                          dtype_policy=precision)
     return export_saved_model(model, config, source_vocab, target_vocab, path, decoder=decoder,

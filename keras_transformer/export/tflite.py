@@ -20,6 +20,7 @@ int8 weights, float activations).
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -58,9 +59,14 @@ def _convert_in_subprocess(saved_model_dir, signature, output, quantization):
     result = subprocess.run([sys.executable, "-c", code, saved_model_dir, signature, output,
                              quantization], capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        # The converter's own diagnosis ("... op is neither a custom op nor a
+        # flex op") comes before pages of IR dump; the last line is IR.
+        errors = [line for line in lines
+                  if "error:" in line and not re.match(r"[EIWF]\d{4} ", line)]  # not TF logs
+        message = errors[0] if errors else (lines[-1] if lines else "no message")
         raise RuntimeError(f"TFLite conversion of {os.path.basename(output)} failed: "
-                           f"{lines[-1] if lines else 'no message'}")
+                           f"{message[:2000]}")
 
 
 def _ids_saved_model(model, config, path, decode):
@@ -80,7 +86,7 @@ def _ids_saved_model(model, config, path, decode):
 
 
 def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, length_beam=1,
-                      rescore_run=None):
+                      rescore_run=None, token_variants=1, rescore_nat_weight=0.0):
     """Writes the `.tflite` files of a run, its vocabularies and a runner; returns the paths.
 
     Args:
@@ -91,6 +97,9 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
         length_beam: candidate lengths in the NAT files.
         rescore_run: NAT runs only: an AT run (same vocabularies) whose model
             ranks the `length_beam` candidates inside the NAT files.
+        token_variants, rescore_nat_weight: with `rescore_run`, variants per
+            candidate length in `nat.tflite` (one pass) and the NAT's weight
+            in the ranking (see `NATGenerator.decode`).
 
     Example:
     >>> export_tflite_run("runs/g2p_glat", "out/", quantization="int8",
@@ -103,7 +112,7 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}")
     model, config, source_vocab, target_vocab = load_float32_run(run_dir)
-    check_rescoring(config, bool(rescore_run), length_beam)
+    check_rescoring(config, bool(rescore_run), length_beam, token_variants)
     rescorer = (load_companion_at_run(rescore_run, source_vocab, target_vocab, "rescoring")
                 if rescore_run else None)
     if getattr(source_vocab, "split", None) not in ("char", "space"):
@@ -120,9 +129,13 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
         if config.model_type == "ctc":
             files = {"ctc": lambda ids: generator.decode(ids)}
         else:
-            files = {"nat": lambda ids: generator.decode(ids, 0, length_beam, rescore),
-                     "nat_refine": lambda ids: generator.decode(ids, iterations, length_beam,
-                                                                rescore)}
+            rescoring = {"rescore_nat_weight": rescore_nat_weight} if rescore else {}
+            files = {"nat": lambda ids: generator.decode(
+                         ids, 0, length_beam, rescore,
+                         token_variants=token_variants if rescore else None, **rescoring),
+                     # Variants rank one pass; refinement keeps one output per length.
+                     "nat_refine": lambda ids: generator.decode(
+                         ids, iterations, length_beam, rescore, token_variants=1, **rescoring)}
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, decode in files.items():
