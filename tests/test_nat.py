@@ -311,6 +311,26 @@ def untrained_at():
     return build_model(tiny_config(decode_length_a=2, decode_length_b=1.5))
 
 
+def test_at_rescoring_scores_are_the_at_models_mean_log_probability(untrained_at):
+    from keras_transformer.decoding.model_fns import DecodingFns
+
+    sources = pad_sequences([[5, 6, 7], [8, 9, 10, 11]])
+    # Two candidates per source in the AT layout (tokens, EOS, 0); one is empty.
+    outputs = np.array([[5, 6, 2, 0], [7, 2, 0, 0], [9, 9, 9, 2], [2, 0, 0, 0]], np.int32)
+    scores = nat_decoding.at_sequence_scores(DecodingFns(untrained_at), tf.constant(sources),
+                                             tf.constant(outputs), copies=2).numpy()
+    for row, output in enumerate(outputs):
+        length = list(output).index(EOS) + 1
+        decoder_input = np.concatenate([[1], output[:length - 1]])[None].astype(np.int32)
+        logits = untrained_at({"source_ids": sources[row // 2][None],
+                               "decoder_input_ids": decoder_input}).numpy()[0]
+        logits[:, :2] = -1e9  # PAD and BOS are never outputs
+        log_probs = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(
+            -1, keepdims=True)) - logits.max(-1, keepdims=True)
+        expected = log_probs[np.arange(length), output[:length]].mean()
+        np.testing.assert_allclose(scores[row], expected, rtol=1e-4, atol=1e-5)
+
+
 def test_token_variants_only_add_candidates_to_at_rescoring(untrained_nat, untrained_at):
     from keras_transformer.decoding.model_fns import DecodingFns
 

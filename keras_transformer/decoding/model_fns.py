@@ -97,6 +97,14 @@ class DecodingFns:
             cache_update_index=index, cross_attention_cache=cross_cache, training=False)
         return mask_reserved(self.logits(states)[:, 0, :]), cache
 
+    def teacher_forced_logits(self, encoder_outputs, source_mask, decoder_input_ids):
+        """`full_logits` from encoder outputs computed once by `encode`: scoring
+        many candidates of one source need not re-run the encoder for each."""
+        states = self.decoder(self.target_embedding(decoder_input_ids, training=False),
+                              encoder_outputs, encoder_padding_mask=source_mask,
+                              training=False)
+        return mask_reserved(self.logits(states))
+
     def full_logits(self, source_ids, decoder_input_ids):
         """Uncached teacher-forced logits `[batch, target_len, vocab]` (the whole prefix),
         reserved ids masked as in `step`."""

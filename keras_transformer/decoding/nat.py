@@ -10,9 +10,9 @@ Every variant runs the same steps on one decoding state, so they share code:
 4. mask-predict (Ghazvininejad et al. 2019): refinement pass `r` of `R`
    re-masks the `L * (R + 1 - r) / (R + 1)` least confident tokens and
    predicts them again; a sentence stops once a pass changes nothing;
-5. with an AT rescorer, each one-pass candidate may also bring its
-   `token_variants` most probable variants (runner-up tokens at its least
-   confident positions, `token_variants`), a cheap k-best list;
+5. with an AT rescorer, each one-pass candidate may also bring its most
+   probable variants (`token_variants`: runner-up tokens swapped in at its
+   least confident positions), a k-best list without another pass;
 6. the candidate with the best mean log-probability (or the best AT score,
    when an AT model rescores them in one teacher-forced pass, optionally
    plus a weight times the NAT's own) is kept.
@@ -264,13 +264,20 @@ def _cut_at_first_eos(tokens):
     return tf.where(after, PAD_ID, tokens)
 
 
-def at_sequence_scores(at_fns, source_ids, outputs):
+def at_sequence_scores(at_fns, source_ids, outputs, copies=1):
     """Mean log-probability per token (EOS included) of `outputs` under an AT
-    model, in one teacher-forced pass. `outputs` use the AT layout."""
+    model, in one teacher-forced pass. `outputs` use the AT layout and hold
+    `copies` consecutive candidates per row of `source_ids`; the AT encoder
+    runs once per source, not once per candidate."""
     outputs = tf.cast(outputs, tf.int32)
+    memory, source_mask = at_fns.encode(source_ids)
+    if copies != 1:
+        memory = tf.repeat(memory, copies, axis=0)
+        source_mask = tf.repeat(source_mask, copies, axis=0)
     decoder_input = tf.concat([tf.fill([tf.shape(outputs)[0], 1], BOS_ID), outputs[:, :-1]], 1)
     decoder_input = tf.where(tf.equal(decoder_input, EOS_ID), PAD_ID, decoder_input)
-    log_probs = tf.nn.log_softmax(at_fns.full_logits(source_ids, decoder_input), axis=-1)
+    logits = at_fns.teacher_forced_logits(memory, source_mask, decoder_input)
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
     picked = tf.gather(log_probs, outputs, batch_dims=2)
     valid = tf.cast(tf.not_equal(outputs, PAD_ID), tf.float32)
     return tf.reduce_sum(picked * valid, 1) / tf.maximum(tf.reduce_sum(valid, 1), 1.0)
@@ -375,7 +382,8 @@ def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_detai
     candidates = _with_eos(tokens, flat_lengths)
     nat_means = nat_sums / tf.cast(tf.maximum(flat_lengths, 1), tf.float32)
     if at_fns is not None and lengths.shape[1] * variants != 1:  # one candidate: nothing to rank
-        scores = at_sequence_scores(at_fns, flat_state["source_ids"], candidates)
+        scores = at_sequence_scores(at_fns, state["source_ids"], candidates,
+                                    copies=lengths.shape[1] * variants)
         if nat_weight:
             scores = scores + nat_weight * nat_means
     else:
