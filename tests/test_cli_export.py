@@ -2,9 +2,11 @@
 
 import os
 
+import pytest
 from test_cli import assert_one_line_error, run_cli, tiny_run  # noqa: F401
 
 
+@pytest.mark.slow  # exports and reloads a SavedModel through the CLI: about a minute
 def test_export_then_translate_with_the_saved_model(tiny_run):  # noqa: F811
     root, _, run = tiny_run
     model = root / "exported"

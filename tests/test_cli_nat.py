@@ -39,6 +39,7 @@ def test_nat_runs_train_translate_and_evaluate(tiny_run, sets):  # noqa: F811
     assert_one_line_error(wrong, "cannot decode with 'beam'")
 
 
+@pytest.mark.slow  # trains a 40-epoch teacher and a student: over a minute
 def test_distill_writes_a_training_set_a_student_trains_on(tiny_run):  # noqa: F811
     root, config, _ = tiny_run
     # A teacher trained long enough to pronounce every training word.

@@ -375,6 +375,11 @@ def test_bad_token_variant_arguments_are_rejected(untrained_nat, untrained_at):
             generator.decode(ids, rescore=True, token_variants=bad)
     with pytest.raises(ValueError, match="rescore_nat_weight"):
         generator.decode(ids, rescore=True, rescore_nat_weight=-1.0)
+    no_predictor = nat_config(length_prediction="none")
+    keras.utils.set_random_seed(9)
+    with pytest.raises(ValueError, match="needs a length predictor"):
+        NATGenerator(build_nat_model(no_predictor), no_predictor, at_model=untrained_at).decode(
+            ids, rescore=True, token_variants=2)
     with pytest.raises(ConfigError, match="token_variants"):
         nat_config(token_variants=17)
     with pytest.raises(ConfigError, match="rescore_nat_weight"):

@@ -68,7 +68,10 @@ class NATGenerator:
             length_beam = min(length_beam, num_length_classes(self.config))
         if rescore and self.at_fns is None:
             raise ValueError("rescore=True needs an AT model (at_model=...)")
-        variants = self.config.token_variants if token_variants is None else token_variants
+        variants = token_variants
+        if variants is None:  # the config's value, where it applies
+            one_pass = not iterations and self.fns.length_predictor is not None
+            variants = self.config.token_variants if one_pass else 1
         nat_weight = (self.config.rescore_nat_weight if rescore_nat_weight is None
                       else rescore_nat_weight)
         if (isinstance(variants, bool) or not isinstance(variants, int)
@@ -87,6 +90,9 @@ class NATGenerator:
         elif variants > 1 and iterations:
             raise ValueError("token_variants > 1 ranks the variants of one pass; "
                              f"it cannot follow {iterations} mask-predict iterations")
+        elif variants > 1 and self.fns.length_predictor is None:
+            raise ValueError("token_variants > 1 needs a length predictor; this model "
+                             "decodes to the maximum length and cuts at EOS")
         at_fns = self.at_fns if rescore else None
 
         key = ("nat", iterations, length_beam, at_fns is not None, variants, float(nat_weight))
