@@ -462,7 +462,7 @@ def build_parser():
                              "--checkpoint by every signature (SavedModel only)")
     export.add_argument("--rescore-run", default=None, metavar="RUN",
                         help="NAT: an AT run stored in the export that ranks the length-beam "
-                             "candidates (set length_beam >= 2 in --options)")
+                             "candidates (length_beam or token_variants >= 2 in --options)")
     export.set_defaults(func=cmd_export)
 
     plot = sub.add_parser(
