@@ -13,6 +13,7 @@ setting runs in its own process.
 
     python benchmarks/bench_nat.py --part synthetic
     python benchmarks/bench_nat.py --part synthetic-tflite   # the same in LiteRT
+    python benchmarks/bench_nat.py --part g2p-profile --at-run R --nat-run R  # batch-1 costs
     python benchmarks/bench_nat.py --part g2p --at-run runs/g2p_full \\
         --nat-run runs/g2p_nat --ctc-run runs/g2p_ctc
 """
@@ -214,10 +215,42 @@ def part_g2p(args):
         print(f"| {name} | {wer:.2f} | {per:.2f} | {b1:.1f} | {b256:.0f} | {at_b1 / b1:.1f}x |")
 
 
+def part_g2p_profile(args):
+    """Where a NAT one pass spends its time at batch 1 (XLA): the decoder pass
+    over 1, 8 and 16 positions against AT greedy and the whole one pass."""
+    import tensorflow as tf
+
+    from keras_transformer.data.pipeline import pad_sequences
+    from keras_transformer.decoding import nat
+    from keras_transformer.translator import Translator
+
+    at, student = Translator.from_run(args.at_run), Translator.from_run(args.nat_run)
+    encoded = student.encode(["ABRAHAMS"])  # 8 letters, 7 phonemes
+    ids = tf.constant(pad_sequences(encoded, length=student._bucket_width([0], encoded)))
+    generator = student.generator
+    fns, config = generator.fns, student.config
+    state, _ = tf.function(lambda x: nat.nat_plan(fns, x, 1, config.decode_length_a,
+                                                  config.decode_length_b),
+                           jit_compile=True)(ids)
+    decoder_pass = tf.function(fns.decoder_logits, jit_compile=True)
+    rows = {"AT greedy (whole decode)": lambda: at.generator.greedy(ids).numpy(),
+            "NAT one pass (whole decode)": lambda: generator.decode(ids, 0, 1).numpy()}
+    for width in (1, 8, 16):
+        mask_ids = tf.fill([1, width], 1)
+        rows[f"NAT decoder pass alone, width {width}"] = (
+            lambda m=mask_ids: decoder_pass(state, m).numpy())
+    print("| batch 1, XLA | ms (median) |")
+    print("|---|---|")
+    for name, fn in rows.items():
+        for _ in range(10):  # compile and warm up
+            fn()
+        print(f"| {name} | {median_ms(fn, args.repeats * 3):.2f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["synthetic", "synthetic-tflite", "g2p", "g2p-row"],
-                        required=True)
+    parser.add_argument("--part", choices=["synthetic", "synthetic-tflite", "g2p", "g2p-row",
+                                           "g2p-profile"], required=True)
     parser.add_argument("--row", choices=sorted(G2P_SETTINGS), help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--at-run")
@@ -234,6 +267,8 @@ def main():
         parser.error("--part g2p needs --at-run")
     elif args.part == "g2p-row":
         g2p_row(args, args.row)
+    elif args.part == "g2p-profile":
+        part_g2p_profile(args)
     else:
         part_g2p(args)
 

@@ -122,18 +122,22 @@ def _forbid(logits, ids):
     return tf.where(forbidden, tf.constant(_NEG, logits.dtype), logits)
 
 
+def _pass_log_probs(fns, state, decoder_input_ids, forbidden):
+    """One parallel pass: log-probabilities `[n, width, vocab]`, `forbidden` ids excluded."""
+    logits = _forbid(fns.decoder_logits(state, decoder_input_ids), forbidden)
+    return tf.nn.log_softmax(logits, axis=-1)
+
+
 def _predict(fns, state, decoder_input_ids, forbidden):
     """One parallel pass: best token and its log-probability at every position."""
-    logits = _forbid(fns.decoder_logits(state, decoder_input_ids), forbidden)
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    log_probs = _pass_log_probs(fns, state, decoder_input_ids, forbidden)
     return tf.cast(tf.argmax(log_probs, axis=-1), tf.int32), tf.reduce_max(log_probs, axis=-1)
 
 
 def _predict_top2(fns, state, decoder_input_ids, forbidden):
     """One parallel pass: the best and runner-up token at every position,
     `(tokens, log_probs, runner_up, runner_up_log_probs)`."""
-    logits = _forbid(fns.decoder_logits(state, decoder_input_ids), forbidden)
-    top = tf.math.top_k(tf.nn.log_softmax(logits, axis=-1), k=2)
+    top = tf.math.top_k(_pass_log_probs(fns, state, decoder_input_ids, forbidden), k=2)
     tokens, runner_up = tf.unstack(top.indices, axis=2)
     log_probs, runner_up_log_probs = tf.unstack(top.values, axis=2)
     return tokens, log_probs, runner_up, runner_up_log_probs
@@ -373,7 +377,6 @@ def nat_fill(fns, state, lengths, valid, iterations=0, at_fns=None, return_detai
         tokens = tf.reshape(tokens, [-1, tf.shape(valid)[1]])
         nat_sums = tf.reshape(nat_sums, [-1])
         flat_lengths = tf.repeat(flat_lengths, variants)
-        flat_state = _repeat_state(flat_state, variants)
         passes = tf.ones_like(flat_lengths)
         beam = beam * variants
     else:

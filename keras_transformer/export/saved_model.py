@@ -153,8 +153,8 @@ def export_saved_model(model, config, source_vocab, target_vocab, path, decoder=
         ensemble: more AT models with the same vocabularies, decoded together
             with `model` by every signature (next-token probabilities averaged).
         rescorer: NAT models only: an AT model with the same vocabularies,
-            stored in the file, that ranks the length-beam candidates (needs
-            `length_beam` > 1, from `options` or the config).
+            stored in the file, that ranks the candidates (needs 2 or more:
+            `length_beam` x `token_variants`, from `options` or the config).
         **options: `beam_size`, `length_penalty`, `top_k`, `top_p` (AT) or
             `iterations`, `length_beam`, `token_variants`,
             `rescore_nat_weight` (NAT) baked into the signatures.
@@ -259,9 +259,9 @@ def check_rescoring(config, rescoring, length_beam, token_variants=1):
     if config.model_type != "nat":
         raise ExportError("an AT rescorer ranks the length-beam candidates of a NAT model; "
                           f"this is a {config.model_type.upper()} model")
-    candidates = [value for value in (length_beam, token_variants)
-                  if isinstance(value, int) and not isinstance(value, bool)]
-    if len(candidates) < 2 or candidates[0] * candidates[1] < 2:
+    counts = (length_beam, token_variants)
+    if (not all(isinstance(n, int) and not isinstance(n, bool) for n in counts)
+            or length_beam * token_variants < 2):
         raise ExportError("rescoring needs 2 or more candidates (length_beam >= 2 or "
                           f"token_variants >= 2), got length_beam={length_beam!r}, "
                           f"token_variants={token_variants!r}")
@@ -310,7 +310,6 @@ def export_run(run_dir, path, decoder=None, jit_compile=True, precision="float32
                                        dtype_policy=precision) for other in ensemble_runs]
     rescorer = None
     if rescore_run:
-        _check_rescoring_options(config, True, options)
         rescorer = load_companion_at_run(rescore_run, source_vocab, target_vocab, "rescoring",
                                          dtype_policy=precision)
     return export_saved_model(model, config, source_vocab, target_vocab, path, decoder=decoder,

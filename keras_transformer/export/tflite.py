@@ -129,13 +129,14 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
         if config.model_type == "ctc":
             files = {"ctc": lambda ids: generator.decode(ids)}
         else:
-            rescoring = {"rescore_nat_weight": rescore_nat_weight} if rescore else {}
+            # check_rescoring refused variants without a rescorer.
             files = {"nat": lambda ids: generator.decode(
-                         ids, 0, length_beam, rescore,
-                         token_variants=token_variants if rescore else None, **rescoring),
+                         ids, 0, length_beam, rescore, token_variants=token_variants,
+                         rescore_nat_weight=rescore_nat_weight),
                      # Variants rank one pass; refinement keeps one output per length.
                      "nat_refine": lambda ids: generator.decode(
-                         ids, iterations, length_beam, rescore, token_variants=1, **rescoring)}
+                         ids, iterations, length_beam, rescore, token_variants=1,
+                         rescore_nat_weight=rescore_nat_weight)}
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, decode in files.items():
