@@ -4,9 +4,12 @@ The common use is a NAT student whose encoder, embeddings and decoder blocks
 start from its AT teacher: the builders name these layers alike
 (`source_embedding`, `encoder`, `decoder`, ...), so every top-level layer
 whose name and weight shapes match is copied, and the rest (a length
-predictor, a CTC upsampler, a differently sized decoder) keeps its fresh
-initialisation. Copied embeddings only mean something with the same
-vocabularies, so those must be identical.
+predictor, a CTC upsampler, a decoder of another width) keeps its fresh
+initialisation. Stacks of another depth (a 1-layer NAT decoder under a
+3-layer teacher, the "deep encoder, shallow decoder" recipe of Kasai et al.
+2021) get their leading blocks copied: block i from the teacher's block i.
+Copied embeddings only mean something with the same vocabularies, so those
+must be identical.
 """
 
 import json
@@ -21,15 +24,17 @@ class WarmStartError(ValueError):
 
 def copy_matching_layers(model, source_model):
     """Copies the weights of every top-level layer of `source_model` whose name
-    and weight shapes match a layer of `model`.
+    and weight shapes match a layer of `model`; for encoder and decoder stacks
+    of different depth but equal block shapes, copies the leading blocks.
 
     Args:
         model: the freshly built model to initialise.
         source_model: a trained model.
 
     Returns:
-        `(copied, skipped)`: sorted names of the layers copied, and of those
-        present in both models whose weights did not match.
+        `(copied, skipped)`: sorted names of the layers copied (a stack copied
+        in part reads e.g. `"decoder[blocks 0-0 of 3]"`), and of those present
+        in both models whose weights did not match.
 
     Example:
     >>> copied, skipped = copy_matching_layers(student, teacher)
@@ -42,14 +47,41 @@ def copy_matching_layers(model, source_model):
         other = theirs.get(layer.name)
         if other is None or not layer.weights:
             continue
-        mine_shapes = [tuple(w.shape) for w in layer.weights]
-        their_shapes = [tuple(w.shape) for w in other.weights]
-        if mine_shapes != their_shapes:
+        if _shapes(layer) == _shapes(other):
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+        elif _copy_leading_blocks(layer, other):
+            count = min(len(layer.blocks), len(other.blocks))
+            copied.append(f"{layer.name}[blocks 0-{count - 1} of {len(other.blocks)}]")
+        else:
             skipped.append(layer.name)
-            continue
-        layer.set_weights(other.get_weights())
-        copied.append(layer.name)
     return sorted(copied), sorted(skipped)
+
+
+def _shapes(layer):
+    return [tuple(w.shape) for w in layer.weights]
+
+
+def _copy_leading_blocks(layer, other):
+    """Copies `other`'s first blocks into `layer`'s when both are stacks
+    (`TransformerEncoder` / `TransformerDecoder`) of equally shaped blocks
+    that differ only in depth; returns whether it did."""
+    mine, their = getattr(layer, "blocks", None), getattr(other, "blocks", None)
+    if not mine or not their or len(mine) == len(their):
+        return False
+    count = min(len(mine), len(their))
+    pairs = list(zip(mine[:count], their[:count]))
+    # The weights outside the blocks (a pre-norm stack's final norm) must match too.
+    rest = [w for w in layer.weights if not any(w is v for b in mine for v in b.weights)]
+    their_rest = [w for w in other.weights if not any(w is v for b in their for v in b.weights)]
+    if (any(_shapes(a) != _shapes(b) for a, b in pairs)
+            or [tuple(w.shape) for w in rest] != [tuple(w.shape) for w in their_rest]):
+        return False
+    for block, source_block in pairs:
+        block.set_weights(source_block.get_weights())
+    for weight, value in zip(rest, their_rest):
+        weight.assign(value)
+    return True
 
 
 def warm_start(model, run_dir, init_run, source_vocab, target_vocab):

@@ -16,7 +16,7 @@ from keras_transformer.warm_start import WarmStartError, copy_matching_layers, w
 def teacher(tmp_path_factory):
     root = tmp_path_factory.mktemp("warm")
     config, data, _ = train_tiny_g2p_run(root, DICTIONARY * 10, name="teacher", batch_size=8,
-                                         epochs=1)
+                                         epochs=1, num_decoder_layers=2)
     return root, config, data
 
 
@@ -47,10 +47,33 @@ def test_a_nat_student_copies_the_teachers_encoder_and_decoder(teacher):
 def test_layers_of_other_shapes_are_skipped_not_forced(teacher):
     root, _, _ = teacher
     trained, saved, _, _, _ = load_run(str(root / "teacher"))
-    deeper = build_model(saved.replace(num_decoder_layers=2))
-    copied, skipped = copy_matching_layers(deeper, trained)
-    assert "decoder" in skipped and "decoder" not in copied
-    assert "encoder" in copied
+    wider = build_model(saved.replace(ff_dim=saved.ff_dim * 2))
+    before = _weights(wider.get_layer("decoder"))
+    copied, skipped = copy_matching_layers(wider, trained)
+    assert skipped == ["decoder", "encoder"]
+    assert "encoder" not in copied and not any(name.startswith("decoder") for name in copied)
+    for mine, fresh in zip(_weights(wider.get_layer("decoder")), before):
+        np.testing.assert_array_equal(mine, fresh)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_a_stack_of_another_depth_copies_its_leading_blocks(teacher, depth):
+    root, _, _ = teacher
+    trained, saved, _, _, _ = load_run(str(root / "teacher"))
+    student = build_model(saved.replace(model_type="nat", num_decoder_layers=depth))
+    fresh = [_weights(block) for block in student.get_layer("decoder").blocks]
+    copied, skipped = copy_matching_layers(student, trained)
+    shared = min(depth, 2)
+    assert f"decoder[blocks 0-{shared - 1} of 2]" in copied and "decoder" not in skipped
+    theirs = trained.get_layer("decoder").blocks
+    for i, block in enumerate(student.get_layer("decoder").blocks):
+        expected = _weights(theirs[i]) if i < shared else fresh[i]
+        for mine, other in zip(_weights(block), expected):
+            np.testing.assert_array_equal(mine, other)
+    # The shallower student is a working model with the teacher's first block.
+    ids = np.array([[3, 4, 5, 0]])
+    outputs = student({"source_ids": ids, "decoder_input_ids": np.array([[1, 1, 1]])})
+    assert np.isfinite(np.asarray(outputs["logits"])).all()
 
 
 def test_other_vocabularies_are_refused(teacher, tmp_path):
