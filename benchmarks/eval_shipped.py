@@ -6,6 +6,7 @@ with the vocabulary files next to them (as `run_tflite.py` does).
 
     python benchmarks/eval_shipped.py
     python benchmarks/eval_shipped.py --test ../shared/data/cmudict/cmudict-0.7b.test
+    python benchmarks/eval_shipped.py --dir /tmp/candidates  # exports not (yet) shipped
 """
 
 import argparse
@@ -88,6 +89,8 @@ def main():
     parser.add_argument("--test", default=DEFAULT_TEST)
     parser.add_argument("--single", type=int, default=100)
     parser.add_argument("--limit", type=int, default=0, help="first N test words (0 = all)")
+    parser.add_argument("--dir", default=SHIPPED,
+                        help="folder of exports laid out like saved_models/ (default: it)")
     args = parser.parse_args()
     references = read_cmudict(args.test)
     words = sorted(references)
@@ -95,8 +98,8 @@ def main():
         words = words[:args.limit]
     singles = random.Random(0).sample(words, args.single)
     rows = []
-    for entry in sorted(os.listdir(SHIPPED)):
-        path = os.path.join(SHIPPED, entry)
+    for entry in sorted(os.listdir(args.dir)):
+        path = os.path.join(args.dir, entry)
         if os.path.exists(os.path.join(path, "saved_model.pb")):
             rows.append((evaluate(f"`{entry}/` (SavedModel, serving_default)",
                                   saved_model_decoder(path), words, references, singles),
@@ -115,7 +118,7 @@ def main():
     for (name, wer, per, ms), mb in rows:
         total += mb
         print(f"| {name} | {wer:.2f} | {per:.2f} | {ms:.1f} | {mb:.1f} |")
-    print(f"total size of saved_models/: {size_mb(SHIPPED):.1f} MB")
+    print(f"total size of {args.dir}: {size_mb(args.dir):.1f} MB")
 
 
 if __name__ == "__main__":
