@@ -259,6 +259,11 @@ def test_tflite_files_hold_their_weights_and_match_the_saved_model(runs, kind):
     assert runner.stdout.splitlines() == [f"cat\t{translator.translate(['cat'])[0]}", "\t"]
 
 
+def test_no_refinement_file_without_refinements(runs, tmp_path):
+    files = export_tflite_run(runs["nat"], str(tmp_path), iterations=0)
+    assert [os.path.basename(f) for f in files if f.endswith(".tflite")] == ["nat.tflite"]
+
+
 def test_int8_tflite_is_smaller(runs):
     out_dir = str(runs["root"] / "tflite_int8")
     main = export_tflite_run(runs["at"], out_dir, quantization="int8")[0]

@@ -2,10 +2,11 @@
 
 `export_tflite_run` writes, for an AT run, `greedy.tflite` (the cached
 greedy `while` loop and its caches inside the file) and, for a NAT run,
-`nat.tflite` (one parallel pass) and `nat_refine.tflite` (mask-predict with
-`iterations` refinements); CTC runs get `ctc.tflite`. Given an AT
-`rescore_run`, the NAT files hold that model too and keep the length-beam
-candidate it scores best (one teacher-forced pass, no loop). Next to them:
+`nat.tflite` (one parallel pass) and, unless `iterations` is 0,
+`nat_refine.tflite` (mask-predict with `iterations` refinements); CTC runs
+get `ctc.tflite`. Given an AT `rescore_run`, the NAT files hold that model
+too and keep the length-beam candidate it scores best (one teacher-forced
+pass, no loop). Next to them:
 `source_vocab.txt` / `target_vocab.txt` (the token of id i on line i) and
 `run_tflite.py`, a runner a device app can copy (text -> ids -> text).
 
@@ -93,7 +94,8 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
         run_dir: a trained run (AT, NAT or CTC).
         output_dir: folder for the files.
         quantization: `none`, `float16` or `int8` (dynamic range).
-        iterations: refinements in `nat_refine.tflite`.
+        iterations: refinements in `nat_refine.tflite` (0: no such file,
+            it would equal `nat.tflite`).
         length_beam: candidate lengths in the NAT files.
         rescore_run: NAT runs only: an AT run (same vocabularies) whose model
             ranks the `length_beam` candidates inside the NAT files.
@@ -132,11 +134,12 @@ def export_tflite_run(run_dir, output_dir, quantization="none", iterations=4, le
             # check_rescoring refused variants without a rescorer.
             files = {"nat": lambda ids: generator.decode(
                          ids, 0, length_beam, rescore, token_variants=token_variants,
-                         rescore_nat_weight=rescore_nat_weight),
-                     # Variants rank one pass; refinement keeps one output per length.
-                     "nat_refine": lambda ids: generator.decode(
-                         ids, iterations, length_beam, rescore, token_variants=1,
                          rescore_nat_weight=rescore_nat_weight)}
+            if iterations:  # 0 would only repeat nat.tflite
+                # Variants rank one pass; refinement keeps one output per length.
+                files["nat_refine"] = lambda ids: generator.decode(
+                    ids, iterations, length_beam, rescore, token_variants=1,
+                    rescore_nat_weight=rescore_nat_weight)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, decode in files.items():
