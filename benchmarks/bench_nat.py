@@ -1,10 +1,11 @@
 """NAT against AT: decoding latency on a synthetic task, and quality + latency on G2P.
 
 Synthetic (`--part synthetic`): untrained models of one size (d_model 256,
-4 heads, ff 1024, 3+3 layers, vocabulary 64), 30-token sources, every decoder
-made to produce 30 tokens (AT ignores EOS; NAT decodes `0 + 1 * source_len`
-positions), so each does exactly the work of a 30-token output. Quality is
-irrelevant here, only the amount of work.
+4 heads, ff 1024, 3+3 layers, vocabulary 64; extra rows with a 1-layer
+decoder, AT and NAT), 30-token sources, every decoder made to produce 30
+tokens (AT ignores EOS; NAT decodes `0 + 1 * source_len` positions), so each
+does exactly the work of a 30-token output. Quality is irrelevant here, only
+the amount of work.
 
 G2P (`--part g2p --at-run R [--nat-run R] [--ctc-run R]`): WER/PER on the
 standard test split and latency at batch 1 (median over single words of 7-8
@@ -27,6 +28,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 D_MODEL, HEADS, FF, LAYERS, VOCAB, LENGTH = 256, 4, 1024, 3, 64, 30
+# "Deep encoder, shallow decoder" (Kasai et al. 2021): the decoder depth of the
+# extra rows, which show what a 1-layer decoder buys NAT and, at the same
+# depth, AT.
+SHALLOW = 1
 
 
 def median_ms(fn, repeats):
@@ -65,6 +70,10 @@ def part_synthetic(repeats):
     nat_gen = NATGenerator(build_model(nat_config), nat_config)
     ctc_config = base.replace(model_type="ctc", ctc_upsample=2)
     ctc_gen = NATGenerator(build_model(ctc_config), ctc_config)
+    shallow_nat_config = nat_config.replace(num_decoder_layers=SHALLOW)
+    shallow_nat_gen = NATGenerator(build_model(shallow_nat_config), shallow_nat_config)
+    shallow_at_gen = Seq2SeqGenerator(build_model(base.replace(num_decoder_layers=SHALLOW)),
+                                      0, 1.0)
     for batch in (1, 256):
         source = rng.integers(4, VOCAB, size=(batch, LENGTH)).astype("int32")
         n = repeats if batch == 1 else max(3, repeats // 10)
@@ -78,6 +87,11 @@ def part_synthetic(repeats):
                 lambda: nat_gen.decode(source, iterations=iterations).numpy(), n)
         results["CTC NAT (2x upsampling, 60 frames)"] = median_ms(
             lambda: ctc_gen.decode(source).numpy(), n)
+        results[f"NAT one pass, {SHALLOW}-layer decoder"] = median_ms(
+            lambda: shallow_nat_gen.decode(source, iterations=0).numpy(), n)
+        # The same-depth reference: a shallow decoder speeds AT greedy up too.
+        results[f"AT greedy, {SHALLOW}-layer decoder"] = median_ms(
+            lambda: shallow_at_gen.greedy(source, ignore_eos=True).numpy(), n)
         for name, ms in results.items():
             rows.append((batch, name, ms, at_ms / ms))
     print("| batch | decoder (30 output positions) | ms | faster than AT greedy |")
@@ -105,10 +119,22 @@ def part_synthetic_tflite(repeats):
     nat_config = at_config.replace(model_type="nat", length_prediction="none")
     nat = build_model(nat_config)
     nat_gen = NATGenerator(nat, nat_config, jit_compile=False)
+    shallow_at_config = at_config.replace(num_decoder_layers=SHALLOW)
+    shallow_at = build_model(shallow_at_config)
+    shallow_at_gen = Seq2SeqGenerator(shallow_at, 0, 1.0, jit_compile=False)
+    shallow_nat_config = nat_config.replace(num_decoder_layers=SHALLOW)
+    shallow_nat = build_model(shallow_nat_config)
+    shallow_nat_gen = NATGenerator(shallow_nat, shallow_nat_config, jit_compile=False)
     decoders = {"AT greedy (cached, TFLite)": (at, at_config,
                                                lambda ids: at_gen.greedy(ids, ignore_eos=True)),
                 "NAT one pass (TFLite)": (nat, nat_config,
-                                          lambda ids: nat_gen.decode(ids, iterations=0))}
+                                          lambda ids: nat_gen.decode(ids, iterations=0)),
+                f"NAT one pass, {SHALLOW}-layer decoder (TFLite)": (
+                    shallow_nat, shallow_nat_config,
+                    lambda ids: shallow_nat_gen.decode(ids, iterations=0)),
+                f"AT greedy, {SHALLOW}-layer decoder (cached, TFLite)": (
+                    shallow_at, shallow_at_config,
+                    lambda ids: shallow_at_gen.greedy(ids, ignore_eos=True))}
     source = np.random.default_rng(0).integers(4, VOCAB, size=(1, LENGTH)).astype("int32")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
