@@ -10,7 +10,7 @@ TEST_FILE = os.path.join(SHARED_DATA, "cmudict-0.7b.test")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, max_wer", [("g2p_at", 0.40), ("g2p_nat", 0.65)])
+@pytest.mark.parametrize("name, max_wer", [("g2p_at", 0.40), ("g2p_nat", 0.50)])
 def test_shipped_saved_models_pronounce_held_out_words(name, max_wer):
     import tensorflow as tf
 
