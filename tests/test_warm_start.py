@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import train_tiny_g2p_run
+from conftest import tiny_config, train_tiny_g2p_run
 from test_cli import DICTIONARY, assert_one_line_error, run_cli
 
 from keras_transformer.models import build_model
@@ -74,6 +74,23 @@ def test_a_stack_of_another_depth_copies_its_leading_blocks(teacher, depth):
     ids = np.array([[3, 4, 5, 0]])
     outputs = student({"source_ids": ids, "decoder_input_ids": np.array([[1, 1, 1]])})
     assert np.isfinite(np.asarray(outputs["logits"])).all()
+
+
+def test_a_pre_norm_stack_copies_its_final_norm_with_its_blocks():
+    config = tiny_config(norm_position="pre", num_encoder_layers=3)
+    deep = build_model(config)
+    final_norm = deep.get_layer("encoder").final_norm
+    final_norm.set_weights([w + 0.5 for w in final_norm.get_weights()])  # not the init value
+    shallow = build_model(config.replace(num_encoder_layers=1))
+    copied, _ = copy_matching_layers(shallow, deep)
+    assert "encoder[blocks 0-0 of 3]" in copied
+    for mine, theirs in zip(_weights(shallow.get_layer("encoder").final_norm),
+                            _weights(final_norm)):
+        np.testing.assert_array_equal(mine, theirs)
+    # A post-norm stack has no final norm: its blocks do not fit a pre-norm one's.
+    post = build_model(config.replace(norm_position="post", num_encoder_layers=1))
+    copied, skipped = copy_matching_layers(post, deep)
+    assert "encoder" in skipped and not any(n.startswith("encoder") for n in copied)
 
 
 def test_other_vocabularies_are_refused(teacher, tmp_path):
