@@ -58,8 +58,9 @@ def copy_matching_layers(model, source_model):
     return sorted(copied), sorted(skipped)
 
 
-def _shapes(layer):
-    return [tuple(w.shape) for w in layer.weights]
+def _shapes(layer_or_weights):
+    weights = getattr(layer_or_weights, "weights", layer_or_weights)
+    return [tuple(w.shape) for w in weights]
 
 
 def _copy_leading_blocks(layer, other):
@@ -75,7 +76,7 @@ def _copy_leading_blocks(layer, other):
     rest = [w for w in layer.weights if not any(w is v for b in mine for v in b.weights)]
     their_rest = [w for w in other.weights if not any(w is v for b in their for v in b.weights)]
     if (any(_shapes(a) != _shapes(b) for a, b in pairs)
-            or [tuple(w.shape) for w in rest] != [tuple(w.shape) for w in their_rest]):
+            or _shapes(rest) != _shapes(their_rest)):
         return False
     for block, source_block in pairs:
         block.set_weights(source_block.get_weights())
